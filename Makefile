@@ -1,0 +1,33 @@
+# The README's two commands: `make demo` (set up, index corpus/, search it) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,bench,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/searchkit index
+	$(BIN)/searchkit stats
+	$(BIN)/searchkit search "lockdown italy" --facet year --facet folder
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check searchkit tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/index_bench.py
+	$(BIN)/python bench/search_bench.py
+
+clean:
+	rm -rf $(VENV) index/_* index/gen-* index/CURRENT index/*.lock

@@ -1,0 +1,150 @@
+"""Walking the corpus roots: which files exist, their stat signatures and content hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat as stat_module
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .documents import Problem
+from .errors import CorpusNotFound
+
+#: Files larger than this are skipped unless the caller sets another limit.
+DEFAULT_MAX_FILE_SIZE = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    """One file to index: where it is, what it is called in the index, and its stat."""
+
+    path: str  # absolute, normalised; the file's key in the index
+    root: str  # the corpus root it was found under
+    id_base: str  # path relative to the root, `/`-separated (the basename for a file root)
+    folder: str  # folder relative to the root, `""` at the root
+    size: int
+    stat_key: str  # size, mtime, ctime and inode: equal keys mean an untouched file
+
+    def signature(self, content_hash: str) -> str:
+        """The signature stored with the file's documents."""
+        return f"{self.stat_key}:{content_hash}"
+
+
+def content_hash(data: bytes) -> str:
+    """A short content hash: a rewrite with the same size and mtime is still seen."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def split_signature(signature: str) -> tuple[str, str]:
+    """(stat key, content hash) of a stored signature."""
+    stat_key, _, digest = signature.rpartition(":")
+    return stat_key, digest
+
+
+def _stat_key(st: os.stat_result) -> str:
+    # ctime cannot be set back by a program, so a rewrite that restores mtime still differs here.
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+def resolve_roots(paths: Iterable[str | os.PathLike]) -> list[str]:
+    """Absolute, de-duplicated corpus roots; a missing path raises `CorpusNotFound`."""
+    roots: list[str] = []
+    for p in paths:
+        absolute = os.path.abspath(os.fspath(p))
+        if not os.path.exists(absolute):
+            raise CorpusNotFound(os.fspath(p))
+        if absolute not in roots:
+            roots.append(absolute)
+    return roots
+
+
+def is_under(path: str, root: str) -> bool:
+    """True if `path` is the root itself or lies below it."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _hidden(name: str) -> bool:
+    # Dot files, editor backups and swap files are never articles.
+    return name.startswith(".") or name.endswith("~") or name.endswith((".swp", ".tmp"))
+
+
+def scan(
+    roots: list[str], *, max_file_size: int = DEFAULT_MAX_FILE_SIZE
+) -> tuple[list[CorpusFile], list[Problem]]:
+    """Every indexable file under the roots, sorted by path, and the problems met on the way."""
+    files: dict[str, CorpusFile] = {}
+    problems: list[Problem] = []
+    for root in roots:
+        for item in _walk_root(root, max_file_size, problems):
+            files.setdefault(item.path, item)
+    return [files[k] for k in sorted(files)], problems
+
+
+def _walk_root(root: str, max_file_size: int, problems: list[Problem]) -> Iterator[CorpusFile]:
+    real_root = os.path.realpath(root)
+    if os.path.isfile(root):
+        yield from _file_entry(root, root, os.path.basename(root), "", max_file_size, problems)
+        return
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            problems.append(Problem(folder, f"cannot list folder: {exc.strerror or exc}"))
+            continue
+        for entry in entries:
+            if _hidden(entry.name):
+                continue
+            path = entry.path
+            if entry.is_symlink():
+                target = os.path.realpath(path)
+                if not is_under(target, real_root):
+                    problems.append(
+                        Problem(path, "symlink leads outside the corpus root, not followed")
+                    )
+                    continue
+                if os.path.isdir(target):
+                    continue  # its target is indexed under its own name; following could loop
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                stack.append(path)
+                continue
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            folder_rel = rel.rpartition("/")[0]
+            yield from _file_entry(path, root, rel, folder_rel, max_file_size, problems)
+
+
+def _file_entry(
+    path: str, root: str, id_base: str, folder: str, max_file_size: int, problems: list[Problem]
+) -> Iterator[CorpusFile]:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        problems.append(Problem(path, f"cannot read: {exc.strerror or exc}"))
+        return
+    if not stat_module.S_ISREG(st.st_mode):
+        return  # sockets, fifos, devices: reading could block or never end
+    if st.st_size > max_file_size:
+        problems.append(
+            Problem(path, f"file is {st.st_size:,} bytes, over the {max_file_size:,}-byte limit")
+        )
+        return
+    yield CorpusFile(
+        path=path,
+        root=root,
+        id_base=id_base,
+        folder=folder,
+        size=st.st_size,
+        stat_key=_stat_key(st),
+    )
+
+
+def read_bytes(path: str) -> bytes:
+    """The file's bytes (raises OSError)."""
+    return Path(path).read_bytes()

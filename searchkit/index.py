@@ -1,0 +1,191 @@
+"""`Index`: the public face of searchkit — update an index from a corpus, inspect and search it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from whoosh import query as wq
+
+from .corpus import DEFAULT_MAX_FILE_SIZE
+from .documents import Document
+from .indexer import Indexer, ProblemCallback, ProgressCallback, UpdateReport
+from .schema import DATE_FACETS, is_metadata_field
+from .store import IndexDirectory
+
+#: Where the index lives unless told otherwise.
+INDEX_ENV = "SEARCHKIT_INDEX"
+DEFAULT_INDEX = "index"
+
+
+def default_index_path() -> str:
+    """`$SEARCHKIT_INDEX`, else `index/` in the current directory."""
+    return os.environ.get(INDEX_ENV) or DEFAULT_INDEX
+
+
+@dataclass(frozen=True)
+class FieldStats:
+    """A facet field and how many distinct values it has."""
+
+    name: str
+    distinct: int
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What `searchkit stats` shows."""
+
+    path: str
+    documents: int
+    earliest: str | None
+    latest: str | None
+    fields: tuple[FieldStats, ...]
+    size_bytes: int
+    segments: int
+    roots: tuple[str, ...]
+    last_update: datetime | None
+    generation: str
+
+
+class Index:
+    """A searchkit index on disk. `Index(path)` creates it on first write if it does not exist.
+
+    Use it as a context manager, or call `close()`, to release open files.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        lock_timeout: float = 5.0,
+    ) -> None:
+        self.path = os.path.abspath(os.fspath(path if path is not None else default_index_path()))
+        self.lock_timeout = lock_timeout
+        self._directory = IndexDirectory(self.path)
+        self._reader_state = None  # owned by search.py: the open searcher and its caches
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike | None = None, **kwargs) -> Index:
+        """Open an existing index; raises `IndexNotFound` if there is none."""
+        ix = cls(path, **kwargs)
+        ix._directory.read_meta()
+        return ix
+
+    @classmethod
+    def create(cls, path: str | os.PathLike | None = None, **kwargs) -> Index:
+        """Open the index at `path`, creating an empty one if there is none."""
+        ix = cls(path, **kwargs)
+        if not ix._directory.exists():
+            ix._indexer().add(())
+        return ix
+
+    def exists(self) -> bool:
+        """True if there is an index at this path."""
+        return self._directory.exists()
+
+    def close(self) -> None:
+        """Release open files (searchers)."""
+        state, self._reader_state = self._reader_state, None
+        if state is not None:
+            state.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _indexer(self) -> Indexer:
+        return Indexer(self._directory, lock_timeout=self.lock_timeout)
+
+    def update(
+        self,
+        paths: Sequence[str | os.PathLike] | None = None,
+        *,
+        rebuild: bool = False,
+        dry_run: bool = False,
+        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
+        on_problem: ProblemCallback | None = None,
+    ) -> UpdateReport:
+        """Bring the index in step with the corpus: new, changed and deleted files.
+
+        `paths` are folders or files; without them, the roots recorded in the index (or
+        `corpus/` for a new index). `rebuild=True` builds a complete new index beside the live
+        one and swaps it in when done. `dry_run=True` reports what would change, writing nothing.
+        """
+        return self._indexer().sync(
+            paths,
+            rebuild=rebuild,
+            dry_run=dry_run,
+            max_file_size=max_file_size,
+            workers=workers,
+            progress=progress,
+            on_problem=on_problem,
+        )
+
+    def add(self, documents: Iterable[Document]) -> UpdateReport:
+        """Add documents built by the caller; a document with an existing id replaces it."""
+        return self._indexer().add(documents)
+
+    def delete(self, ids: Iterable[str]) -> UpdateReport:
+        """Delete documents by id; unknown ids are ignored."""
+        return self._indexer().delete(ids)
+
+    def optimize(self) -> None:
+        """Merge the index into one segment (searches get faster; the write takes longer)."""
+        self._indexer().optimize()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def stats(self) -> IndexStats:
+        """Document count, date span, facet fields, size, segments, roots, last update."""
+        meta, ix = self._directory.open_current()
+        folder = self._directory.generation_path(meta.current)
+        with ix.searcher() as searcher:
+            reader = searcher.reader()
+            fields = []
+            for name in sorted(reader.indexed_field_names()):
+                if name in DATE_FACETS or is_metadata_field(name):
+                    fields.append(FieldStats(name, sum(1 for _ in reader.lexicon(name))))
+            earliest = latest = None
+            dated = wq.Every("date")
+            for reverse in (False, True):
+                hits = searcher.search(dated, sortedby="date", reverse=reverse, limit=1)
+                if hits:
+                    value = hits[0].get("date_text")
+                    if reverse:
+                        latest = value
+                    else:
+                        earliest = value
+            documents = searcher.doc_count()
+            segments = len(reader.leaf_readers())
+        toc = os.path.join(folder, f"_MAIN_{ix.latest_generation()}.toc")
+        try:
+            mtime = os.stat(toc).st_mtime
+            last_update = datetime.fromtimestamp(mtime, tz=timezone.utc)
+        except OSError:
+            last_update = None
+        size = 0
+        for entry in os.scandir(folder):
+            if entry.is_file():
+                size += entry.stat().st_size
+        return IndexStats(
+            path=self.path,
+            documents=documents,
+            earliest=earliest,
+            latest=latest,
+            fields=tuple(fields),
+            size_bytes=size,
+            segments=segments,
+            roots=meta.roots,
+            last_update=last_update,
+            generation=meta.current,
+        )

@@ -1,0 +1,296 @@
+"""The incremental indexer: the index holds exactly the corpus after every change."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from searchkit import Document, Index, IndexLocked
+from searchkit import indexer as indexer_module
+from searchkit.errors import CorpusNotFound, NotAnIndex
+from searchkit.store import IndexDirectory
+
+
+def indexed(index_path: Path) -> dict[str, tuple[str, str, str]]:
+    """id -> (title, body, path) of every live document, read straight from Whoosh."""
+    _, ix = IndexDirectory(index_path).open_current()
+    with ix.searcher() as s:
+        docs = list(s.all_stored_fields())
+    ids = [d["id"] for d in docs]
+    assert len(ids) == len(set(ids)), f"duplicate ids in the index: {sorted(ids)}"
+    return {d["id"]: (d["title"], d["body"].strip(), d.get("path", "")) for d in docs}
+
+
+def segment_count(index_path: Path) -> int:
+    _, ix = IndexDirectory(index_path).open_current()
+    with ix.reader() as r:
+        return len(r.leaf_readers())
+
+
+class Corpus:
+    """A corpus written by the test, with the documents it must produce computed alongside."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.expected: dict[str, tuple[str, str, str]] = {}
+        self.jsonl: dict[str, list[dict]] = {}
+
+    def write_text_article(self, rel: str, title: str, body: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{title}\n{body}\n", encoding="utf-8")
+        self.expected[rel] = (title, body, str(path))
+        return path
+
+    def delete(self, rel: str) -> None:
+        (self.root / rel).unlink()
+        del self.expected[rel]
+
+    def write_jsonl(self, rel: str, records: list[dict]) -> None:
+        path = self.root / rel
+        for old in self.jsonl.get(rel, []):
+            self.expected.pop(old["id"], None)
+        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        self.jsonl[rel] = records
+        for r in records:
+            self.expected[r["id"]] = (r["title"], r["body"], str(path))
+
+    def as_index_sees_it(self) -> dict[str, tuple[str, str, str]]:
+        return {k: (t, b.strip(), p) for k, (t, b, p) in self.expected.items()}
+
+
+@pytest.fixture(params=["single-segment", "multi-segment"])
+def segment_mode(request, monkeypatch):
+    if request.param == "multi-segment":
+        monkeypatch.setattr(indexer_module, "MERGE_SEGMENTS", False)
+    return request.param
+
+
+def test_incremental_sequence_keeps_index_equal_to_corpus(tmp_path, segment_mode):
+    corpus = Corpus(tmp_path / "corpus")
+    index_path = tmp_path / "index"
+    for i in range(10):
+        corpus.write_text_article(f"a/{i}.txt", f"Alpha article {i}", f"alpha body v0 n{i}")
+    feed = [{"id": f"feed-{i}", "title": f"Feed {i}", "body": f"feed body n{i}"} for i in range(6)]
+    corpus.write_jsonl("feed.jsonl", feed)
+
+    def check(report, **counts):
+        if segment_mode == "single-segment":
+            with Index(index_path) as ix:
+                ix.optimize()
+            assert segment_count(index_path) == 1
+        assert indexed(index_path) == corpus.as_index_sees_it()
+        got = {k: getattr(report, k) for k in counts}
+        assert got == counts
+        assert report.documents == len(corpus.expected)
+
+    with Index(index_path) as ix:
+        check(ix.update([corpus.root]), added=16, updated=0, deleted=0, unchanged=0)
+
+        # Add 5.
+        for i in range(5):
+            corpus.write_text_article(f"b/{i}.txt", f"Beta article {i}", f"beta body n{i}")
+        check(ix.update(), added=5, updated=0, deleted=0, unchanged=16)
+
+        # Modify 2: one grows, one is rewritten with the same size and its mtime restored.
+        corpus.write_text_article("a/1.txt", "Alpha article 1", "alpha body v1 n1 and more words")
+        same = corpus.root / "a/2.txt"
+        before = same.stat()
+        corpus.write_text_article("a/2.txt", "Alpha article 2", "alpha body v9 n2")
+        os.utime(same, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert same.stat().st_size == before.st_size
+        assert same.stat().st_mtime_ns == before.st_mtime_ns
+        check(ix.update(), added=0, updated=2, deleted=0, unchanged=19)
+
+        # Delete 3.
+        for rel in ("a/3.txt", "a/4.txt", "b/0.txt"):
+            corpus.delete(rel)
+        check(ix.update(), added=0, updated=0, deleted=3, unchanged=18)
+
+        # Split the JSON Lines file: 3 lines stay, 2 move to a new file, 1 is gone.
+        corpus.write_jsonl("feed.jsonl", feed[:3])
+        corpus.write_jsonl("feed2.jsonl", feed[3:5])
+        # feed-3 and feed-4 keep their ids but now come from another file: updated, not added.
+        check(ix.update(), added=0, updated=2, deleted=1, unchanged=15)
+
+        # A run with nothing to do changes nothing.
+        check(ix.update(), added=0, updated=0, deleted=0, unchanged=17)
+
+    if segment_mode == "multi-segment":
+        assert segment_count(index_path) > 1
+
+
+def test_dry_run_lists_changes_and_writes_nothing(tmp_path):
+    corpus = Corpus(tmp_path / "corpus")
+    corpus.write_text_article("one.txt", "One", "first body")
+    corpus.write_text_article("two.txt", "Two", "second body")
+    index_path = tmp_path / "index"
+    with Index(index_path) as ix:
+        ix.update([corpus.root])
+        corpus.write_text_article("three.txt", "Three", "third body")
+        corpus.delete("one.txt")
+        listing = sorted(os.listdir(index_path / IndexDirectory(index_path).read_meta().current))
+        report = ix.update(dry_run=True)
+    assert report.dry_run
+    assert (report.added, report.deleted) == (1, 1)
+    assert report.changed_files == (str(corpus.root / "three.txt"),)
+    assert report.deleted_files == (str(corpus.root / "one.txt"),)
+    current = IndexDirectory(index_path).read_meta().current
+    assert sorted(os.listdir(index_path / current)) == listing
+    assert set(indexed(index_path)) == {"one.txt", "two.txt"}
+
+
+def test_rebuild_swaps_in_a_new_generation_and_old_searchers_keep_working(tmp_path):
+    corpus = Corpus(tmp_path / "corpus")
+    for i in range(5):
+        corpus.write_text_article(f"{i}.txt", f"Story {i}", f"harbour crane n{i}")
+    index_path = tmp_path / "index"
+    with Index(index_path) as ix:
+        ix.update([corpus.root])
+        old_gen = IndexDirectory(index_path).read_meta().current
+        _, old_ix = IndexDirectory(index_path).open_current()
+        old_searcher = old_ix.searcher()
+        corpus.write_text_article("5.txt", "Story 5", "harbour crane n5")
+        report = ix.update(rebuild=True)
+    try:
+        assert report.rebuilt and report.added == 6
+        new_gen = IndexDirectory(index_path).read_meta().current
+        assert new_gen != old_gen
+        assert indexed(index_path) == corpus.as_index_sees_it()
+        # A searcher opened before the swap still answers from the old generation.
+        from whoosh.query import Term
+
+        assert len(old_searcher.search(Term("body", "harbour"), limit=None)) == 5
+    finally:
+        old_searcher.close()
+
+
+def test_interrupted_rebuild_leaves_the_old_index_and_the_next_run_converges(tmp_path, monkeypatch):
+    corpus = Corpus(tmp_path / "corpus")
+    for i in range(4):
+        corpus.write_text_article(f"{i}.txt", f"Story {i}", f"body n{i}")
+    index_path = tmp_path / "index"
+    with Index(index_path) as ix:
+        ix.update([corpus.root])
+    before = indexed(index_path)
+    gen = IndexDirectory(index_path).read_meta().current
+    corpus.write_text_article("4.txt", "Story 4", "body n4")
+
+    real_fields = indexer_module.whoosh_fields
+    calls = []
+
+    def interrupted_after_two(doc):
+        calls.append(doc.id)
+        if len(calls) > 2:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of writing the new generation
+        return real_fields(doc)
+
+    monkeypatch.setattr(indexer_module, "whoosh_fields", interrupted_after_two)
+    with pytest.raises(KeyboardInterrupt), Index(index_path) as ix:
+        ix.update(rebuild=True)
+    assert IndexDirectory(index_path).read_meta().current == gen
+    assert indexed(index_path) == before
+
+    monkeypatch.setattr(indexer_module, "whoosh_fields", real_fields)
+    with Index(index_path) as ix:
+        report = ix.update()
+    assert report.added == 1
+    assert indexed(index_path) == corpus.as_index_sees_it()
+
+
+def test_second_writer_waits_then_fails_with_index_locked(tmp_path):
+    corpus = Corpus(tmp_path / "corpus")
+    corpus.write_text_article("a.txt", "A", "body")
+    index_path = tmp_path / "index"
+    Index(index_path).update([corpus.root])
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        with IndexDirectory(index_path).write_lock(timeout=1):
+            holding.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert holding.wait(5)
+        started = time.monotonic()
+        with pytest.raises(IndexLocked) as info:
+            Index(index_path, lock_timeout=0.3).update()
+        waited = time.monotonic() - started
+        assert 0.25 <= waited < 5
+        assert str(index_path) in str(info.value)
+        # Readers are never blocked by the writer.
+        assert set(indexed(index_path)) == {"a.txt"}
+    finally:
+        release.set()
+        t.join()
+    # Once the lock is free the next writer proceeds.
+    assert Index(index_path, lock_timeout=0).update().unchanged == 1
+
+
+def test_api_documents_without_files(tmp_path):
+    index_path = tmp_path / "index"
+    docs = [
+        Document(
+            id="x1", title="Cocoa harvest", body="Rain in Bahia", fields={"topics": ("cocoa",)}
+        ),
+        Document(id="x2", title="Rates", body="The bank held rates"),
+    ]
+    with Index.create(index_path) as ix:
+        assert ix.add(docs).added == 2
+        assert ix.add([Document(id="x2", title="Rates", body="The bank cut rates")]).updated == 1
+        assert ix.add(docs[:1]).changed is False  # same content: nothing rewritten
+        assert ix.delete(["x1", "nope"]).deleted == 1
+    assert {k: v[:2] for k, v in indexed(index_path).items()} == {
+        "x2": ("Rates", "The bank cut rates")
+    }
+
+
+def test_deleting_a_file_document_by_hand_is_undone_by_the_next_sync(tmp_path):
+    corpus = Corpus(tmp_path / "corpus")
+    corpus.write_text_article("a.txt", "A", "alpha")
+    corpus.write_text_article("b.txt", "B", "beta")
+    index_path = tmp_path / "index"
+    with Index(index_path) as ix:
+        ix.update([corpus.root])
+        ix.delete(["a.txt"])
+        assert set(indexed(index_path)) == {"b.txt"}
+        assert ix.update().added == 1
+    assert indexed(index_path) == corpus.as_index_sees_it()
+
+
+def test_missing_corpus_and_foreign_index_folder_are_errors(tmp_path):
+    with pytest.raises(CorpusNotFound, match="corpus path not found"):
+        Index(tmp_path / "index").update([tmp_path / "nowhere"])
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "cat.jpg").write_bytes(b"\xff\xd8")
+    corpus = Corpus(tmp_path / "corpus")
+    corpus.write_text_article("a.txt", "A", "alpha")
+    with pytest.raises(NotAnIndex, match="not a searchkit index"):
+        Index(foreign).update([corpus.root])
+    assert os.listdir(foreign) == ["cat.jpg"]
+
+
+def test_default_roots_are_recorded_and_reused(tmp_path, monkeypatch):
+    corpus = Corpus(tmp_path / "corpus")
+    corpus.write_text_article("a.txt", "A", "alpha")
+    other = Corpus(tmp_path / "other")
+    other.write_text_article("z.txt", "Z", "zulu")
+    monkeypatch.chdir(tmp_path)
+    with Index() as ix:  # index/ and corpus/ relative to the current directory
+        assert ix.update().added == 1
+        assert ix.update([other.root]).added == 1
+        other.write_text_article("y.txt", "Y", "yankee")
+        corpus.write_text_article("b.txt", "B", "bravo")
+        # No arguments: every recorded root is synced.
+        assert ix.update().added == 2
+        assert ix.stats().roots == (str(corpus.root), str(other.root))
