@@ -145,6 +145,14 @@ def _file_entry(
     )
 
 
+def printable_path(path: str) -> str:
+    """The path as text a document and a message can hold: undecodable bytes in a file name
+    (surrogate escapes from the file system) become U+FFFD."""
+    if path.isascii():
+        return path
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def read_bytes(path: str) -> bytes:
     """The file's bytes (raises OSError)."""
     return Path(path).read_bytes()

@@ -59,14 +59,17 @@ class ParseResult:
 #: `folder` is among them because the reader sets it from the file's location.
 CORE_FIELDS = frozenset(
     {"id", "path", "title", "body", "date", "year", "month", "day", "score", "folder"}
+    | {"date_end", "date_text", "meta"}  # the schema's own stored and range fields
 )
 
-TITLE_LIMIT = 150
-VALUE_LIMIT = 200
+_TITLE_LIMIT = 150
+_VALUE_LIMIT = 200
 _BINARY_SAMPLE = 8192
+# "Mostly control characters": text, even 1990s Usenet with its stray ESC and backspace
+# bytes, stays far below this share; a binary file without NUL bytes does not.
 _BINARY_CONTROL_SHARE = 0.3
 _BOM = b"\xef\xbb\xbf"
-# C0 controls a text file has no business holding (tab, newline, CR and form feed excepted).
+# C0 controls a text file has no business holding (tab, newline, VT, FF and CR excepted).
 _CONTROL_BYTES = bytes(c for c in range(32) if c not in b"\t\n\r\x0b\x0c")
 # What Whoosh cannot store or a terminal should not print: C0 controls but tab and newline,
 # and lone surrogates (JSON "\ud800"; a Python str never holds a valid pair).
@@ -97,7 +100,21 @@ _HEADER_FIELDS = {
     "summary": ("summary", None),
     "distribution": ("distribution", ","),
 }
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _FrontMatterLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """`yaml.safe_load` (libyaml's when built in), except that an impossible timestamp such as
+    `date: 2020-02-30` stays text: one bad value must not cost the whole front matter."""
+
+
+def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> object:
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -110,7 +127,7 @@ def metadata_name(key: str) -> str | None:
     name = _NON_NAME.sub("_", key.lower()).strip("_")
     if not name:
         return None
-    if name in CORE_FIELDS or name[0].isdigit():
+    if name in CORE_FIELDS or name[0].isdigit() or name.startswith("spell_"):
         return f"meta_{name}"
     return name
 
@@ -266,9 +283,9 @@ class _Reader:
             self.problem(reason, skipped=False)
             return None
         try:
-            # PyYAML's constructors raise assorted builtin errors (a date like 2020-02-30 is
-            # a ValueError), not only YAMLError: any of them means the block is unusable.
-            record = yaml.load("\n".join(lines[1:close]), Loader=_YAML_LOADER)
+            # PyYAML's constructors raise assorted builtin errors (an integer of 5,000 digits
+            # is a ValueError), not only YAMLError: any of them means the block is unusable.
+            record = yaml.load("\n".join(lines[1:close]), Loader=_FrontMatterLoader)
         except Exception as exc:
             first = str(exc).strip().partition("\n")[0][:120]
             self.problem(f"bad YAML front matter ({first}), read as plain text", skipped=False)
@@ -369,7 +386,9 @@ class _Reader:
         title = _clean_value(_text_of(fields.take(_TITLE_KEYS)), limit=None)
         body = _clean(_text_of(fields.take(_BODY_KEYS))).strip()
         dated = self.date_value(fields.take(_DATE_KEYS), where=where)
-        document = self.document(doc_id, title, body, dated, fields.metadata(), where=where)
+        document = self.document(
+            doc_id, title, body, dated, fields.metadata(), where=where, named=bool(doc_id)
+        )
         if document is not None:
             seen[doc_id] = where
         return document
@@ -385,11 +404,16 @@ class _Reader:
         meta: _Metadata | None,
         *,
         where: str,
+        named: bool = False,
     ) -> Document | None:
-        if not title and not body:
-            self.problem("no title and no body", skipped=True, where=where)
-            return None
         fields = meta.fields() if meta is not None else {}
+        if not title and not body:
+            if not (named and (date is not None or fields)):
+                self.problem("no title and no body", skipped=True, where=where)
+                return None
+            # A record with its own id and a date or tags is an article of the corpus even
+            # with empty text (Reuters has one): keep it, findable by date and facets.
+            self.problem("no title and no body", skipped=False, where=where)
         if self.folder:
             fields["folder"] = (self.folder,)
         return Document(id=doc_id, title=title, body=body, date=date, path=self.path, fields=fields)
@@ -536,7 +560,7 @@ def _clean(text: str) -> str:
     return _UNSAFE.sub("", text)
 
 
-def _clean_value(text: str, *, limit: int | None = VALUE_LIMIT) -> str:
+def _clean_value(text: str, *, limit: int | None = _VALUE_LIMIT) -> str:
     """One line: cleaned, whitespace runs collapsed, cut to `limit` characters."""
     value = " ".join(_clean(text).split())
     return value[:limit].rstrip() if limit is not None and len(value) > limit else value
@@ -563,15 +587,15 @@ def _split_title(text: str) -> tuple[str, str]:
     """Plain text: a short first line is the title; a long one is a paragraph, kept in the body."""
     first, _, rest = text.partition("\n")
     title = _clean_value(first, limit=None)
-    if len(title) <= TITLE_LIMIT:
+    if len(title) <= _TITLE_LIMIT:
         return title, rest.strip()
     return _shorten(_lead_sentence(title)), text.strip()
 
 
 def _title_line(text: str) -> str:
-    """A title from the first non-blank line of `text`, trimmed to `TITLE_LIMIT`."""
+    """A title from the first non-blank line of `text`, trimmed to `_TITLE_LIMIT`."""
     line = _clean_value(_first_line(text), limit=None)
-    return line if len(line) <= TITLE_LIMIT else _shorten(_lead_sentence(line))
+    return line if len(line) <= _TITLE_LIMIT else _shorten(_lead_sentence(line))
 
 
 def _lead_sentence(line: str) -> str:
@@ -589,7 +613,7 @@ def _lead_sentence(line: str) -> str:
     return line.strip()
 
 
-def _shorten(text: str, limit: int = TITLE_LIMIT) -> str:
+def _shorten(text: str, limit: int = _TITLE_LIMIT) -> str:
     """`text` cut at a word boundary to at most `limit` characters, with `…` when cut."""
     text = " ".join(text.split())
     if len(text) <= limit:

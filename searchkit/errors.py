@@ -60,6 +60,16 @@ class IndexLocked(SearchkitError):
         super().__init__(f"index at {path} is locked by another writer (waited {timeout:g}s)")
 
 
+class WatcherRunning(IndexLocked):
+    """Another `searchkit watch` already keeps this index current; one watcher per index."""
+
+    def __init__(self, path: str) -> None:
+        SearchkitError.__init__(self, f"index at {path} is already watched by another process")
+        self.path = path
+        self.timeout = 0.0
+        self.hint = "stop the other `searchkit watch` first"
+
+
 class IndexWriteError(SearchkitError):
     """The index directory cannot be written (read-only, full, permissions)."""
 

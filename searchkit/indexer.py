@@ -24,6 +24,7 @@ from .corpus import (
     CorpusFile,
     content_hash,
     is_under,
+    printable_path,
     read_bytes,
     resolve_roots,
     scan,
@@ -157,7 +158,7 @@ class Manifest:
         path = os.path.join(folder, self.filename(generation))
         tmp = path + f".{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, separators=(",", ":"), ensure_ascii=False)
+            json.dump(data, f, separators=(",", ":"))  # ASCII: paths may hold surrogates
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -208,15 +209,18 @@ class FileOutcome:
 def read_corpus_file(task: tuple[CorpusFile, str | None]) -> FileOutcome:
     """Read, hash and (unless its content is as before) parse one file. Never raises."""
     cf, old_hash = task
+    shown = printable_path(cf.path)
     try:
         data = read_bytes(cf.path)
     except OSError as exc:
         reason = f"cannot read: {exc.strerror or exc}"
-        return FileOutcome(cf, None, problems=(Problem(cf.path, reason),))
+        return FileOutcome(cf, None, problems=(Problem(shown, reason),))
     digest = content_hash(data)
     if digest == old_hash:
         return FileOutcome(cf, digest, unchanged=True)
-    result = parse_file(data, path=cf.path, id_base=cf.id_base, folder=cf.folder)
+    result = parse_file(
+        data, path=shown, id_base=cf.id_base, folder=printable_path(cf.folder)
+    )
     return FileOutcome(cf, digest, documents=result.documents, problems=result.problems)
 
 

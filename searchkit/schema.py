@@ -17,7 +17,7 @@ from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.support.charset import accent_map
 
 from . import whoosh_fixes  # noqa: F401  (patches Whoosh before first use)
-from .documents import Document
+from .documents import CORE_FIELDS, Document
 
 #: Bumped whenever the schema changes in a way an old index cannot serve.
 SCHEMA_VERSION = 1
@@ -32,22 +32,7 @@ TEXT_FIELDS = ("title", "body")
 DATE_FACETS = ("year", "month", "day")
 
 #: Fields that are not metadata facets (`folder`, `author`, `topics`, ... are).
-RESERVED_FIELDS = frozenset(
-    {
-        "id",
-        "path",
-        "title",
-        "body",
-        "date",
-        "year",
-        "month",
-        "day",
-        "score",
-        "date_end",
-        "date_text",
-        "meta",
-    }
-)
+RESERVED_FIELDS = CORE_FIELDS - {"folder"}
 
 
 class AccentFolder(Filter):

@@ -26,15 +26,42 @@ from dataclasses import dataclass
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 
-from .errors import IndexCorrupt, IndexLocked, IndexNotFound, IndexWriteError, NotAnIndex
+from .errors import (
+    IndexCorrupt,
+    IndexLocked,
+    IndexNotFound,
+    IndexWriteError,
+    NotAnIndex,
+    WatcherRunning,
+)
 from .schema import SCHEMA_VERSION, build_schema
 
 FORMAT = "searchkit-index"
 META_FILE = "searchkit.json"
 LOCK_FILE = "write.lock"
+WATCH_LOCK_FILE = "watch.lock"
 GEN_PREFIX = "gen-"
 #: Names that may sit in an index directory that has never been written (a fresh checkout).
 _IGNORABLE = {".gitignore", ".gitkeep", ".DS_Store"}
+
+#: Descriptors of the lock files this process holds. A forked child (a reading pool worker,
+#: a Whoosh sub-writer) shares the flock through its copy of the descriptor; if the parent is
+#: killed while the child lives on, that copy would keep the index locked for good (measured:
+#: orphaned pool workers of a `kill -9`ed `searchkit index` block every later run). So each
+#: child closes its copies at once; closing does not release the parent's lock, unlocking would.
+_HELD_LOCK_FDS: set[int] = set()
+
+
+def _close_inherited_locks() -> None:
+    for fd in _HELD_LOCK_FDS:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD_LOCK_FDS.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited_locks)
 
 
 @dataclass(frozen=True)
@@ -180,8 +207,26 @@ class IndexDirectory:
     @contextmanager
     def write_lock(self, timeout: float):
         """Hold the index's write lock, waiting up to `timeout` seconds for another writer."""
+        with self._flock(LOCK_FILE, timeout):
+            yield
+
+    @contextmanager
+    def watch_lock(self):
+        """Held by `searchkit watch` for its lifetime: a second watcher is refused at once."""
+        try:
+            lock = self._flock(WATCH_LOCK_FILE, 0)
+            lock.__enter__()
+        except IndexLocked:
+            raise WatcherRunning(self.path) from None
+        try:
+            yield
+        finally:
+            lock.__exit__(None, None, None)
+
+    @contextmanager
+    def _flock(self, filename: str, timeout: float):
         self.ensure_folder()
-        lock_path = os.path.join(self.path, LOCK_FILE)
+        lock_path = os.path.join(self.path, filename)
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -198,6 +243,7 @@ class IndexDirectory:
                     if time.monotonic() >= deadline:
                         raise IndexLocked(self.path, timeout) from None
                     time.sleep(0.05)
+            _HELD_LOCK_FDS.add(fd)
             try:
                 os.ftruncate(fd, 0)
                 os.write(fd, f"{os.getpid()}\n".encode())
@@ -205,6 +251,7 @@ class IndexDirectory:
                 pass  # the pid is only informative; the flock is the lock
             yield
         finally:
+            _HELD_LOCK_FDS.discard(fd)
             os.close(fd)  # closing releases the flock
 
 
@@ -212,7 +259,7 @@ def _ours_or_ignorable(name: str) -> bool:
     # A first build that was interrupted leaves a generation and a lock but no pointer yet.
     return (
         name in _IGNORABLE
-        or name == LOCK_FILE
+        or name in (LOCK_FILE, WATCH_LOCK_FILE)
         or name.startswith(GEN_PREFIX)
         or name.startswith(f".{META_FILE}.")
     )

@@ -89,9 +89,15 @@ def test_metadata_name(key, name):
     assert metadata_name(key) == name
 
 
-def test_core_fields_are_the_schema_names():
-    expected = {"id", "path", "title", "body", "date", "year", "month", "day", "score", "folder"}
-    assert expected == CORE_FIELDS
+def test_metadata_names_never_collide_with_the_schema_own_fields():
+    from searchkit.schema import build_schema
+
+    own = set(build_schema().names())  # id, title, body, date, meta, spell_title, ...
+    keys = own | {"Meta", "Date End", "spell_body", "folder"}
+    for key in keys:
+        name = metadata_name(key)
+        assert name not in own, (key, name)
+    assert metadata_name("folder") == "meta_folder"  # the reader sets `folder` itself
 
 
 # -- seed format --------------------------------------------------------------------------
@@ -232,7 +238,9 @@ def test_real_usenet_posts_match_the_email_module():
         # Metadata values are capped at 200 characters (one From line runs on for 300).
         assert doc.fields["author"] == (collapse(message["From"])[:200].rstrip(),), path
         # Deduplicated in order: sci.space/61291 names sci.space twice.
-        groups = tuple(dict.fromkeys(g.strip() for g in message["Newsgroups"].split(",") if g.strip()))
+        groups = tuple(
+            dict.fromkeys(g.strip() for g in message["Newsgroups"].split(",") if g.strip())
+        )
         assert doc.fields["newsgroups"] == groups, path
         assert doc.fields["folder"] == (path.parent.name,)
         assert not any(k in doc.fields for k in ("path", "xref", "message_id", "lines"))
@@ -344,6 +352,15 @@ def test_bad_yaml_is_read_as_plain_text():
     assert result.problems[0].skipped is False
 
 
+def test_impossible_yaml_date_costs_only_the_date():
+    result = parse("---\ndate: 2020-02-30\ntags: [a]\n---\nText.\n", "p.md")
+    doc = only(result)
+    assert (doc.date, doc.fields, doc.title) == (None, {"tags": ("a",)}, "Text.")
+    assert [(p.reason, p.skipped) for p in result.problems] == [
+        ("unparseable date '2020-02-30'", False)
+    ]
+
+
 def test_front_matter_only_metadata_is_skipped():
     result = parse("---\ntags: [a, b]\n---\n\n", "p.md")
     assert result.documents == ()
@@ -404,15 +421,17 @@ def test_json_lines_bad_lines_cost_one_problem_each():
         {"title": "Last good", "date": "soon"},
     )
     result = parse(text, "f.jsonl")
-    assert [d.title for d in result.documents] == ["Good one", "Last good"]
-    assert result.documents[1].id == "f.jsonl#8"
-    assert result.documents[1].date is None
+    # Line 5 has no text but an id and a topic: kept, with a warning.
+    assert [d.title for d in result.documents] == ["Good one", "", "Last good"]
+    assert result.documents[1].id == "e"
+    assert result.documents[2].id == "f.jsonl#8"
+    assert result.documents[2].date is None
     problems = {p.path: (p.reason, p.skipped) for p in result.problems}
     assert set(problems) == {f"corpus/f.jsonl:{n}" for n in (2, 3, 4, 5, 6, 8)}
     assert problems["corpus/f.jsonl:2"][0].startswith("bad JSON")
     assert problems["corpus/f.jsonl:3"] == ("not a JSON object (an array)", True)
     assert problems["corpus/f.jsonl:4"] == ("JSON nested too deeply", True)
-    assert problems["corpus/f.jsonl:5"] == ("no title and no body", True)
+    assert problems["corpus/f.jsonl:5"] == ("no title and no body", False)
     assert problems["corpus/f.jsonl:6"][0].startswith("duplicate id 'a'")
     assert problems["corpus/f.jsonl:8"] == ("unparseable date 'soon'", False)
 
@@ -462,9 +481,8 @@ def test_real_reuters_lines():
         "".join(lines).encode(), path="reuters.jsonl", id_base="reuters.jsonl", folder=""
     )
     records = [json.loads(line) for line in lines]
-    kept = [r for r in records if r["title"].strip() or r["body"].strip()]
-    assert len(result.documents) == len(kept)
-    for doc, record in zip(result.documents, kept):
+    # Every line is an article, the empty one (12793) included.
+    for doc, record in zip(result.documents, records, strict=True):
         assert doc.id == record["id"]
         assert doc.title == collapse(record["title"])
         assert doc.body == record["body"].strip()
@@ -480,8 +498,9 @@ def test_real_reuters_lines():
 def test_real_bbc_file():
     path = BBC / "business" / "001.txt"
     text = path.read_text(encoding="utf-8")
-    doc = only(parse_file(path.read_bytes(), path=str(path), id_base="business/001.txt",
-                          folder="business"))
+    doc = only(
+        parse_file(path.read_bytes(), path=str(path), id_base="business/001.txt", folder="business")
+    )
     first, _, rest = text.partition("\n")
     assert (doc.id, doc.title, doc.body) == ("business/001.txt", first.strip(), rest.strip())
     assert doc.date is None
@@ -492,8 +511,10 @@ def test_real_bbc_file():
 @pytest.mark.slow
 def test_whole_bbc_and_reuters_corpora():
     bbc_files = sorted(BBC.glob("*/*.txt"))
-    bbc = [parse_file(p.read_bytes(), path=str(p), id_base=p.name, folder=p.parent.name)
-           for p in bbc_files]
+    bbc = [
+        parse_file(p.read_bytes(), path=str(p), id_base=p.name, folder=p.parent.name)
+        for p in bbc_files
+    ]
     assert sum(len(r.documents) for r in bbc) == len(bbc_files) == 2225
     bbc_problems = [p for r in bbc for p in r.problems]
     # One file is not UTF-8 (sport/199.txt, a pound sign in cp1252): read, with a warning.
@@ -503,15 +524,18 @@ def test_whole_bbc_and_reuters_corpora():
     result = parse_file(data, path="reuters.jsonl", id_base="reuters.jsonl", folder="")
     lines = data.decode("utf-8").splitlines()
     assert len(lines) == 21578
-    # Line 12793 has neither title nor body: the one line that yields no document.
-    empty = [n for n, line in enumerate(lines, 1)
-             if not (json.loads(line)["title"].strip() or json.loads(line)["body"].strip())]
-    assert empty == [12793]
-    assert len(result.documents) == 21578 - len(empty) == 21577
-    assert [(p.path, p.reason) for p in result.problems] == [
-        ("reuters.jsonl:12793", "no title and no body")
+    # Line 12793 has neither title nor body, but an id and a date: indexed, with a warning.
+    empty = [
+        n
+        for n, line in enumerate(lines, 1)
+        if not (json.loads(line)["title"].strip() or json.loads(line)["body"].strip())
     ]
-    assert len({d.id for d in result.documents}) == 21577
+    assert empty == [12793]
+    assert len(result.documents) == 21578
+    assert [(p.path, p.reason, p.skipped) for p in result.problems] == [
+        ("reuters.jsonl:12793", "no title and no body", False)
+    ]
+    assert len({d.id for d in result.documents}) == 21578
 
 
 # -- plain text ---------------------------------------------------------------------------
@@ -519,7 +543,11 @@ def test_whole_bbc_and_reuters_corpora():
 
 def test_plain_text_sample():
     doc = only(parse("\n\n  Ad sales boost profit  \n\nProfits rose.\nA lot.\n", "b/1.txt", "b"))
-    assert (doc.title, doc.body, doc.date) == ("Ad sales boost profit", "Profits rose.\nA lot.", None)
+    assert (doc.title, doc.body, doc.date) == (
+        "Ad sales boost profit",
+        "Profits rose.\nA lot.",
+        None,
+    )
     assert doc.fields == {"folder": ("b",)}
 
 
@@ -608,9 +636,23 @@ def test_document_without_title_or_body_is_skipped():
 NAMES = st.sampled_from(["f.txt", "f.json", "f.jsonl", "f.md", "f.eml", "f"])
 UNSAFE_CHARS = st.sampled_from(["\x00", "\x1b", "\ud800", "\udfff", "\r", "\x0c"])
 FRAGMENTS = st.sampled_from(
-    ["---\n", "date 2020-01 ", " date 2020-13-99 ", "From: a\n", "Subject: b\n", "Date: x\n",
-     "\n", "title: [\n", "tags: [a, {b: c}]\n", "# h\n", '{"id": 1, "title": "t"}\n', "[",
-     '{"body": "\\ud800\\u0000"}\n', " \t", "\xe9"]
+    [
+        "---\n",
+        "date 2020-01 ",
+        " date 2020-13-99 ",
+        "From: a\n",
+        "Subject: b\n",
+        "Date: x\n",
+        "\n",
+        "title: [\n",
+        "tags: [a, {b: c}]\n",
+        "# h\n",
+        '{"id": 1, "title": "t"}\n',
+        "[",
+        '{"body": "\\ud800\\u0000"}\n',
+        " \t",
+        "\xe9",
+    ]
 )
 
 
@@ -620,7 +662,8 @@ def check(result: ParseResult) -> None:
     for doc in result.documents:
         assert isinstance(doc.id, str) and doc.id
         assert isinstance(doc.title, str) and isinstance(doc.body, str)
-        assert doc.title or doc.body
+        empty_text_warned = any(p.reason == "no title and no body" for p in result.problems)
+        assert doc.title or doc.body or empty_text_warned
         for text in (doc.id, doc.title, doc.body):
             assert not UNSAFE.search(text)
         for name, values in doc.fields.items():
@@ -647,16 +690,18 @@ def test_arbitrary_text_never_breaks_the_reader(parts, name):
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20) | UNSAFE_CHARS,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 JSON_KEYS = st.sampled_from(["id", "title", "body", "date", "time", "tags", "Title", "folder", ""])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.dictionaries(JSON_KEYS | st.text(max_size=8), JSON_VALUES, max_size=6),
-                max_size=5))
+@given(
+    st.lists(st.dictionaries(JSON_KEYS | st.text(max_size=8), JSON_VALUES, max_size=6), max_size=5)
+)
 def test_arbitrary_json_records_never_break_the_reader(records):
     text = "\n".join(json.dumps(r) for r in records)
     check(parse(text, "r.jsonl"))
