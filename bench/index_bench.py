@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/index_bench.py [--corpus reuters|20news|all] [--repeat N]
 
-For each corpus: full build time (and the ratio to plain Whoosh: one writer, StemmingAnalyzer,
-the same fields), a no-change re-run, adding 1% new documents to an index of the other 99% (as
-a new file, and for Reuters also appended to the same JSON Lines file), and the peak RSS of each
-build. Every measurement runs in a fresh child process so that memory and caches do not leak
-from one to the next; figures are medians over --repeat runs.
+For each corpus: full build time and its ratio to plain Whoosh defaults (one writer,
+StemmingAnalyzer, the same fields done the stock Whoosh way; and a minimal plain schema without
+spelling and date facets, as a lower bound), a no-change re-run, adding 1% new documents to an
+index of the other 99% (as a new file, and for Reuters also appended to the same JSON Lines
+file), and the peak RSS of each build. Every measurement runs in a fresh child process so that
+memory and caches do not leak from one to the next; figures are medians over --repeat runs.
 """
 
 from __future__ import annotations
@@ -64,23 +65,39 @@ def _corpus_files(corpus: str):
     return files
 
 
-def child_build_plain(corpus: str, index: str) -> dict:
-    """Plain Whoosh defaults: one writer, StemmingAnalyzer, the same fields."""
+def child_build_plain(corpus: str, index: str, variant: str) -> dict:
+    """Plain Whoosh defaults: one writer, StemmingAnalyzer, Whoosh's stock features.
+
+    `same-fields`: the fields searchkit indexes (full text with accent folding and spelling,
+    date start and end, year/month/day columns, metadata keywords), each the stock Whoosh way.
+    `minimal`: id, path, title, body, date and metadata keywords only: a lower bound.
+    """
     from whoosh import index as whoosh_index
-    from whoosh.analysis import StemmingAnalyzer
+    from whoosh.analysis import CharsetFilter, StemmingAnalyzer
     from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+    from whoosh.support.charset import accent_map
 
     from searchkit.documents import parse_file
 
     started = time.perf_counter()
-    schema = Schema(
-        id=ID(stored=True, unique=True),
-        path=ID(stored=True),
-        title=TEXT(analyzer=StemmingAnalyzer(), stored=True),
-        body=TEXT(analyzer=StemmingAnalyzer(), stored=True),
-        date=DATETIME(stored=True),
-        meta=STORED(),
-    )
+    full = variant == "same-fields"
+    analyzer = StemmingAnalyzer() | CharsetFilter(accent_map) if full else StemmingAnalyzer()
+    fields = {
+        "id": ID(stored=True, unique=True, sortable=full),
+        "path": ID(stored=True),
+        "title": TEXT(analyzer=analyzer, stored=True, field_boost=2.0, spelling=full),
+        "body": TEXT(analyzer=analyzer, stored=True, spelling=full),
+        "date": DATETIME(stored=True, sortable=full),
+        "meta": STORED(),
+    }
+    if full:
+        fields.update(
+            date_end=DATETIME(),
+            year=ID(sortable=True),
+            month=ID(sortable=True),
+            day=ID(sortable=True),
+        )
+    schema = Schema(**fields)
     schema.add("*", KEYWORD(stored=False, commas=True, lowercase=True), glob=True)
     os.makedirs(index, exist_ok=True)
     ix = whoosh_index.create_in(index, schema)
@@ -90,12 +107,20 @@ def child_build_plain(corpus: str, index: str) -> dict:
         data = Path(cf.path).read_bytes()
         result = parse_file(data, path=cf.path, id_base=cf.id_base, folder=cf.folder)
         for doc in result.documents:
-            fields = {"id": doc.id, "path": doc.path, "title": doc.title, "body": doc.body}
+            values = {"id": doc.id, "path": doc.path, "title": doc.title, "body": doc.body}
+            values["meta"] = {k: list(v) for k, v in doc.fields.items()}
             if doc.date is not None:
-                fields["date"] = doc.date.start
-            for name, values in doc.fields.items():
-                fields[name] = ",".join(v.replace(",", " ") for v in values)
-            writer.add_document(**fields)
+                values["date"] = doc.date.start
+                if full:
+                    values["date_end"] = doc.date.end
+                    values["year"] = doc.date.year_key
+                    if doc.date.month_key:
+                        values["month"] = doc.date.month_key
+                    if doc.date.day_key:
+                        values["day"] = doc.date.day_key
+            for name, vals in doc.fields.items():
+                values[name] = ",".join(v.replace(",", " ") for v in vals)
+            writer.add_document(**values)
             count += 1
     writer.commit()
     return {"seconds": time.perf_counter() - started, "documents": count}
@@ -155,8 +180,10 @@ def measure(name: str, corpus: Path, repeat: int, workers: int | None) -> dict:
         with tempfile.TemporaryDirectory(prefix="skbench-") as tmp:
             work = Path(tmp)
             # Side by side: plain Whoosh and searchkit on the same input, in the same run.
-            plain = run_child("build-plain", str(corpus), str(work / "plain"))
+            plain = run_child("build-plain", str(corpus), str(work / "plain"), "same-fields")
             note("plain full build", plain)
+            minimal = run_child("build-plain", str(corpus), str(work / "min"), "minimal")
+            note("plain minimal full build", minimal)
             wk = str(workers or 0)
             ours = run_child("build-searchkit", str(corpus), str(work / "sk"), wk)
             note("searchkit full build", ours)
@@ -199,6 +226,8 @@ def measure(name: str, corpus: Path, repeat: int, workers: int | None) -> dict:
     for key, seconds in med.items():
         if key == "searchkit full build":
             ratio = f"{med['plain full build'] / seconds:.2f}x faster than plain"
+        elif key == "plain minimal full build":
+            ratio = f"searchkit {seconds / full:.2f}x faster"
         elif key.startswith("searchkit add"):
             ratio = f"{100 * seconds / full:.1f}% of a full build"
         else:
@@ -223,7 +252,7 @@ def main() -> None:
         elif kind == "update":
             result = child_update_searchkit(rest[0], rest[1])
         else:
-            result = child_build_plain(rest[0], rest[1])
+            result = child_build_plain(rest[0], rest[1], rest[2])
         # Peak RSS of this process and, separately, of the largest worker it started (KiB).
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         result["worker_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat as stat_module
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -65,6 +66,14 @@ def is_under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+_DOC_FILE = re.compile(r"^(?:[\w-]*[-_])?(?:readme|licen[cs]e|copying)(?:\.\w+)?$", re.IGNORECASE)
+
+
+def is_corpus_documentation(name: str) -> bool:
+    """README, LICENSE, COPYING (any case or extension): about the corpus, not an article."""
+    return bool(_DOC_FILE.match(name))
+
+
 def _hidden(name: str) -> bool:
     # Dot files, editor backups and swap files are never articles.
     return name.startswith(".") or name.endswith("~") or name.endswith((".swp", ".tmp"))
@@ -114,6 +123,9 @@ def _walk_root(root: str, max_file_size: int, problems: list[Problem]) -> Iterat
                 is_dir = False
             if is_dir:
                 stack.append(path)
+                continue
+            if is_corpus_documentation(entry.name):
+                problems.append(Problem(path, "corpus documentation (README/LICENSE), not read"))
                 continue
             rel = os.path.relpath(path, root).replace(os.sep, "/")
             folder_rel = rel.rpartition("/")[0]

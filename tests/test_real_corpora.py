@@ -1,0 +1,84 @@
+"""Whole real corpora index without a crash, with exact counts and every problem named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from searchkit import Index
+from searchkit.store import IndexDirectory
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+CORPORA = SHARED / "corpora"
+needs_shared = pytest.mark.skipif(
+    not SHARED.exists(), reason="../shared (real corpora) is not present"
+)
+
+
+def stored_ids(index_path: Path) -> list[str]:
+    _, ix = IndexDirectory(index_path).open_current()
+    with ix.searcher() as s:
+        return [fields["id"] for fields in s.all_stored_fields()]
+
+
+@needs_shared
+def test_bbc_folder_indexes_every_article(tmp_path):
+    root = CORPORA / "bbc"
+    files = sorted(p for p in root.rglob("*.txt"))
+    with Index(tmp_path / "idx") as ix:
+        report = ix.update([root])
+    assert report.documents == report.added == len(files) == 2225
+    ids = stored_ids(tmp_path / "idx")
+    assert sorted(ids) == sorted(str(p.relative_to(root)) for p in files)
+    # The corpus README is named and skipped; one file is not UTF-8: read with a fallback.
+    assert sorted((Path(p.path).name, p.skipped) for p in report.problems) == [
+        ("199.txt", False),
+        ("README.TXT", True),
+    ]
+    stats = Index(tmp_path / "idx").stats()
+    categories = {p.parent.name for p in files}
+    assert {f.name: f.distinct for f in stats.fields}["folder"] == len(categories)
+
+
+@needs_shared
+def test_20news_folder_indexes_every_post(tmp_path):
+    root = CORPORA / "20news"
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    undecodable = []
+    for p in files:
+        try:
+            p.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            undecodable.append(str(p))
+    with Index(tmp_path / "idx") as ix:
+        report = ix.update([root])
+        assert report.documents == report.added == len(files) == 19997
+        assert report.skipped == 0
+        # Every undecodable post is named; the rest of the warnings are dates, also named.
+        decode_warnings = [p.path for p in report.problems if "UTF-8" in p.reason]
+        assert sorted(decode_warnings) == undecodable
+        others = [p for p in report.problems if "UTF-8" not in p.reason]
+        assert all(p.reason.startswith("unparseable date") for p in others)
+        assert ix.update().unchanged == 19997
+    ids = stored_ids(tmp_path / "idx")
+    assert len(ids) == len(set(ids)) == 19997
+
+
+@needs_shared
+def test_reuters_jsonl_indexes_every_article_with_its_facets(tmp_path):
+    path = CORPORA / "reuters21578" / "reuters.jsonl"
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    with Index(tmp_path / "idx") as ix:
+        report = ix.update([path])
+        stats = ix.stats()
+    assert report.documents == report.added == len(records) == 21578
+    assert report.skipped == 0
+    assert sorted(stored_ids(tmp_path / "idx")) == sorted(r["id"] for r in records)
+    distinct = {f.name: f.distinct for f in stats.fields}
+    for facet in ("topics", "places", "people", "orgs", "exchanges"):
+        values = {v.lower() for r in records for v in r[facet] if v.strip()}
+        assert distinct[facet] == len(values), facet
+    dates = sorted(r["date"] for r in records)
+    assert stats.earliest == dates[0] + "Z" and stats.latest == dates[-1] + "Z"
