@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 import stat as stat_module
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from .documents import Problem
 from .errors import CorpusNotFound
@@ -80,18 +80,27 @@ def _hidden(name: str) -> bool:
 
 
 def scan(
-    roots: list[str], *, max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    roots: list[str],
+    *,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    exclude: Iterable[str] = (),
 ) -> tuple[list[CorpusFile], list[Problem]]:
-    """Every indexable file under the roots, sorted by path, and the problems met on the way."""
+    """Every indexable file under the roots, sorted by path, and the problems met on the way.
+
+    Folders in `exclude` (the index itself, when it lives inside a corpus root) are not read.
+    """
     files: dict[str, CorpusFile] = {}
     problems: list[Problem] = []
+    excluded = frozenset(os.path.abspath(p) for p in exclude)
     for root in roots:
-        for item in _walk_root(root, max_file_size, problems):
+        for item in _walk_root(root, max_file_size, problems, excluded):
             files.setdefault(item.path, item)
     return [files[k] for k in sorted(files)], problems
 
 
-def _walk_root(root: str, max_file_size: int, problems: list[Problem]) -> Iterator[CorpusFile]:
+def _walk_root(
+    root: str, max_file_size: int, problems: list[Problem], excluded: frozenset[str]
+) -> Iterator[CorpusFile]:
     real_root = os.path.realpath(root)
     if os.path.isfile(root):
         yield from _file_entry(root, root, os.path.basename(root), "", max_file_size, problems)
@@ -122,7 +131,8 @@ def _walk_root(root: str, max_file_size: int, problems: list[Problem]) -> Iterat
             except OSError:
                 is_dir = False
             if is_dir:
-                stack.append(path)
+                if path not in excluded:
+                    stack.append(path)
                 continue
             if is_corpus_documentation(entry.name):
                 problems.append(Problem(path, "corpus documentation (README/LICENSE), not read"))
@@ -165,6 +175,27 @@ def printable_path(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def read_bytes(path: str) -> bytes:
-    """The file's bytes (raises OSError)."""
-    return Path(path).read_bytes()
+class OutsideRoot(OSError):
+    """The file, opened, turned out to lie outside its corpus root (swapped for a symlink)."""
+
+
+def read_bytes(cf: CorpusFile) -> bytes:
+    """The file's bytes, refusing one that now leads outside its root (raises OSError).
+
+    The scan already refused symlinks that lead out, but a file (or a folder above it) can be
+    replaced by such a link between the scan and the read: what was opened is checked.
+    """
+    with open(cf.path, "rb") as f:
+        opened = _opened_path(f.fileno(), cf.path)
+        real_root = os.path.realpath(cf.root)
+        if not is_under(opened, real_root):
+            raise OutsideRoot(errno.EXDEV, "symlink leads outside the corpus root, not followed")
+        return f.read()
+
+
+def _opened_path(fd: int, path: str) -> str:
+    # /proc names the file the descriptor really refers to, whatever links led to it.
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(path)

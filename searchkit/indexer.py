@@ -13,15 +13,20 @@ import hashlib
 import json
 import multiprocessing
 import os
+import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from whoosh.writing import LockError
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import clean_files
+from whoosh.writing import LockError, SegmentWriter
 
 from .corpus import (
     DEFAULT_MAX_FILE_SIZE,
     CorpusFile,
+    OutsideRoot,
     content_hash,
     is_under,
     printable_path,
@@ -31,7 +36,7 @@ from .corpus import (
     split_signature,
 )
 from .documents import Document, Problem, parse_file
-from .errors import IndexLocked, IndexWriteError
+from .errors import IndexCorrupt, IndexLocked, IndexWriteError
 from .schema import start_spelling_segment, whoosh_fields
 from .store import IndexDirectory, IndexMeta
 
@@ -124,14 +129,14 @@ class Manifest:
         return f"manifest-{generation}.json"
 
     @classmethod
-    def load(cls, folder: str, generation: int) -> Manifest:
-        """The manifest of a generation; an index with no manifest yet (empty) has none."""
+    def load(cls, folder: str, generation: int) -> Manifest | None:
+        """The manifest of a generation, None if it has none (raises on a damaged one)."""
         path = os.path.join(folder, cls.filename(generation))
         try:
             with open(path, encoding="utf-8") as f:
                 raw = json.load(f)
         except FileNotFoundError:
-            return cls()
+            return None
         files = {
             src: FileEntry(
                 signature=e["sig"],
@@ -211,16 +216,16 @@ def read_corpus_file(task: tuple[CorpusFile, str | None]) -> FileOutcome:
     cf, old_hash = task
     shown = printable_path(cf.path)
     try:
-        data = read_bytes(cf.path)
+        data = read_bytes(cf)
+    except OutsideRoot as exc:
+        return FileOutcome(cf, None, problems=(Problem(shown, exc.strerror),))
     except OSError as exc:
         reason = f"cannot read: {exc.strerror or exc}"
         return FileOutcome(cf, None, problems=(Problem(shown, reason),))
     digest = content_hash(data)
     if digest == old_hash:
         return FileOutcome(cf, digest, unchanged=True)
-    result = parse_file(
-        data, path=shown, id_base=cf.id_base, folder=printable_path(cf.folder)
-    )
+    result = parse_file(data, path=shown, id_base=cf.id_base, folder=printable_path(cf.folder))
     return FileOutcome(cf, digest, documents=result.documents, problems=result.problems)
 
 
@@ -304,8 +309,12 @@ class Indexer:
         """Bring the index in step with the corpus roots (or rebuild it from them)."""
         started = time.monotonic()
         workers = default_workers() if workers is None else max(1, workers)
+        if threading.active_count() > 1:
+            # Worker processes are forked, and forking a threaded process (watch mode, an
+            # embedding program) can deadlock the child: stay in this process there.
+            workers = 1
         directory = self.directory
-        meta = self._read_meta_if_any()
+        meta = self._read_meta_if_any(tolerate_corrupt=rebuild)
         if paths:
             roots = resolve_roots(paths)
         elif meta is not None and meta.roots:
@@ -317,7 +326,8 @@ class Indexer:
                 meta, roots, rebuild, True, max_file_size, workers, progress, on_problem, started
             )
         with directory.write_lock(self.lock_timeout):
-            meta = self._read_meta_if_any()  # another writer may have finished meanwhile
+            # Another writer may have finished meanwhile.
+            meta = self._read_meta_if_any(tolerate_corrupt=rebuild)
             return self._sync_locked(
                 meta, roots, rebuild, False, max_file_size, workers, progress, on_problem, started
             )
@@ -393,11 +403,34 @@ class Indexer:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _read_meta_if_any(self) -> IndexMeta | None:
+    def _read_meta_if_any(self, *, tolerate_corrupt: bool = False) -> IndexMeta | None:
+        """The pointer, or None for a new index (or, rebuilding, for an unreadable pointer:
+        a rebuild is the repair its error message suggests, so it must not need it)."""
         if not self.directory.exists():
             self.directory.check_writable_location()
             return None
-        return self.directory.read_meta()
+        try:
+            return self.directory.read_meta()
+        except IndexCorrupt:
+            if tolerate_corrupt:
+                return None
+            raise
+
+    def _load_manifest(self, ix) -> Manifest:
+        """The manifest of the live generation; raises `IndexCorrupt` if it is damaged, or
+        missing from an index that holds documents (the index could no longer be synced)."""
+        folder = ix.storage.folder
+        generation = ix.latest_generation()
+        name = Manifest.filename(generation)
+        try:
+            manifest = Manifest.load(folder, generation)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexCorrupt(self.directory.path, f"{name}: {exc}") from None
+        if manifest is None:
+            if ix.doc_count_all():
+                raise IndexCorrupt(self.directory.path, f"{name} is missing")
+            manifest = Manifest()
+        return manifest
 
     def _open_for_write(self):
         """(meta, Whoosh index, manifest) of the live generation, creating an index if none."""
@@ -411,8 +444,7 @@ class Indexer:
             directory.remove_stale_generations({name})
         else:
             ix = directory.open_generation(meta.current)
-        folder = directory.generation_path(meta.current)
-        return meta, ix, Manifest.load(folder, ix.latest_generation())
+        return meta, ix, self._load_manifest(ix)
 
     def _sync_locked(
         self, meta, roots, rebuild, dry_run, max_file_size, workers, progress, on_problem, started
@@ -425,7 +457,7 @@ class Indexer:
             if on_problem:
                 on_problem(p)
 
-        files, scan_problems = scan(roots, max_file_size=max_file_size)
+        files, scan_problems = scan(roots, max_file_size=max_file_size, exclude=[directory.path])
         for p in scan_problems:
             report_problem(p)
 
@@ -435,8 +467,7 @@ class Indexer:
             ix = None
         else:
             ix = directory.open_generation(meta.current)
-            folder = directory.generation_path(meta.current)
-            old_manifest = Manifest.load(folder, ix.latest_generation())
+            old_manifest = self._load_manifest(ix)
 
         plan = self._plan(
             old_manifest, roots, files, scan_problems, workers, progress, report_problem
@@ -576,15 +607,9 @@ class Indexer:
             ):
                 self._save_manifest(plan.manifest, folder, ix.latest_generation())
             return
-        parallel = workers > 1 and len(plan.to_add) >= PARALLEL_WRITE_THRESHOLD
         start_spelling_segment()
         try:
-            if parallel:
-                writer = ix.writer(
-                    procs=workers, multisegment=True, limitmb=WRITER_LIMIT_MB, batchsize=256
-                )
-            else:
-                writer = ix.writer(limitmb=WRITER_LIMIT_MB)
+            writer = ix.writer(limitmb=WRITER_LIMIT_MB)
         except LockError:
             raise IndexLocked(self.directory.path, 0) from None
         except OSError as exc:
@@ -599,19 +624,29 @@ class Indexer:
                         writer.delete_by_term("id", doc_id, searcher=searcher)
                 finally:
                     searcher.close()
-            total = len(plan.to_add)
-            for i, doc in enumerate(plan.to_add, 1):
-                writer.add_document(**whoosh_fields(doc))
-                if progress and (i % 500 == 0 or i == total):
-                    progress("writing", i, total)
+            if workers > 1 and len(plan.to_add) >= PARALLEL_WRITE_THRESHOLD:
+                new_segments = _write_segments_in_parallel(folder, plan.to_add, workers, progress)
+            else:
+                new_segments = []
+                total = len(plan.to_add)
+                for i, doc in enumerate(plan.to_add, 1):
+                    writer.add_document(**whoosh_fields(doc))
+                    if progress and (i % 500 == 0 or i == total):
+                        progress("writing", i, total)
             self._save_manifest(plan.manifest, folder, writer.generation)
-        except BaseException:
-            _cancel(writer)
+            # SegmentWriter.commit, plus the segments the workers wrote.
+            segments = writer._merge_segments(None, None, MERGE_SEGMENTS)
+            if writer._added:
+                segments.append(writer._finalize_segment())
+            else:
+                writer._close_segment()
+            writer._commit_toc(segments + new_segments)
+            writer._finish()
+        except BaseException as exc:
+            _abandon(writer, ix)
+            if isinstance(exc, OSError):
+                raise IndexWriteError(self.directory.path, exc.strerror or str(exc)) from None
             raise
-        try:
-            writer.commit(merge=MERGE_SEGMENTS)
-        except OSError as exc:
-            raise IndexWriteError(self.directory.path, exc.strerror or str(exc)) from None
         Manifest.remove_others(folder, ix.latest_generation())
 
     def _save_manifest(self, manifest: Manifest, folder: str, generation: int) -> None:
@@ -659,15 +694,67 @@ def _merge_roots(old: Sequence[str], new: Sequence[str]) -> tuple[str, ...]:
     return tuple(merged)
 
 
-def _cancel(writer) -> None:
-    """Cancel a write, stopping the worker processes of a parallel writer too."""
-    tasks = getattr(writer, "tasks", None)
-    if tasks:
-        # MpWriter.cancel only flags its own copies of the task objects; the children keep
-        # waiting for jobs, and the interpreter would wait for them at exit.
-        for task in tasks:
-            task.terminate()
-        for task in tasks:
-            task.join(timeout=5)
-        writer.tasks = []
-    writer.cancel()
+def _write_segment(task: tuple[str, list[Document]]):
+    """In a worker process: write documents into a new segment of the index; return it.
+
+    The segment is not in any table of contents until the parent commits one naming it; if
+    the parent never does, the next commit deletes its files.
+    """
+    folder, documents = task
+    ix = FileStorage(folder).open_index()
+    start_spelling_segment()
+    writer = SegmentWriter(ix, _lk=False, limitmb=WRITER_LIMIT_MB)
+    # Every writer of an index shares one temporary folder (Whoosh names it after the index),
+    # so a worker must not destroy it: the parent's writer does when it finishes.
+    try:
+        for doc in documents:
+            writer.add_document(**whoosh_fields(doc))
+        return writer._finalize_segment()
+    except BaseException:
+        try:
+            writer._close_segment()
+        except Exception:  # noqa: BLE001 - the parent abandons the write and cleans up
+            pass
+        raise
+
+
+def _write_segments_in_parallel(
+    folder: str, documents: list[Document], workers: int, progress: ProgressCallback | None
+) -> list:
+    """Write the documents as `workers` new segments, one per process (analysis and posting
+    encoding are pure Python: the cores only help in separate processes)."""
+    chunks = [documents[i::workers] for i in range(workers)]
+    total = len(documents)
+    segments = []
+    ctx = multiprocessing.get_context()
+    with ctx.Pool(workers) as pool:
+        for segment in pool.imap_unordered(_write_segment, [(folder, c) for c in chunks]):
+            segments.append(segment)
+            if progress:
+                progress("writing", sum(s.doc_count_all() for s in segments), total)
+    return segments
+
+
+def _abandon(writer, ix) -> None:
+    """Undo a write that failed: release Whoosh's lock, delete the files it left behind."""
+    try:
+        writer.cancel()
+    except Exception:  # noqa: BLE001 - cancelling writes too, and fails the same way on a full disk
+        try:
+            writer._tempstorage.destroy()
+        except OSError:
+            pass  # a leftover temporary folder, removed below or by the next commit
+        if writer.writelock:
+            writer.writelock.release()
+    # Files of segments no table of contents names (this write's, its workers') would keep a
+    # full disk full: remove them now rather than at the next successful commit.
+    try:
+        storage = ix.storage
+        generation = ix.latest_generation()
+        clean_files(storage, ix.indexname, generation, ix._segments())
+        for name in os.listdir(storage.folder):
+            if name.endswith(".tmp") and os.path.isdir(os.path.join(storage.folder, name)):
+                shutil.rmtree(os.path.join(storage.folder, name), ignore_errors=True)
+        Manifest.remove_others(storage.folder, generation)
+    except Exception:  # noqa: BLE001 - best effort; the error being reported is the real one
+        pass

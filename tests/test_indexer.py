@@ -294,3 +294,14 @@ def test_default_roots_are_recorded_and_reused(tmp_path, monkeypatch):
         # No arguments: every recorded root is synced.
         assert ix.update().added == 2
         assert ix.stats().roots == (str(corpus.root), str(other.root))
+
+
+def test_an_index_inside_the_corpus_root_is_not_indexed(tmp_path, monkeypatch):
+    corpus = Corpus(tmp_path / "project")
+    corpus.write_text_article("notes/a.txt", "A", "alpha")
+    monkeypatch.chdir(corpus.root)
+    with Index("index") as ix:  # ./index under the root being indexed
+        assert ix.update(["."]).added == 1
+        report = ix.update(["."])
+    assert (report.added, report.unchanged) == (0, 1)
+    assert set(indexed(corpus.root / "index")) == {"notes/a.txt"}
