@@ -305,3 +305,58 @@ def test_an_index_inside_the_corpus_root_is_not_indexed(tmp_path, monkeypatch):
         report = ix.update(["."])
     assert (report.added, report.unchanged) == (0, 1)
     assert set(indexed(corpus.root / "index")) == {"notes/a.txt"}
+
+
+def test_each_bad_input_is_named_once_and_the_rest_is_indexed(tmp_path, monkeypatch):
+    corpus = Corpus(tmp_path / "corpus")
+    corpus.write_text_article("good.txt", "Good article", "fine words")
+    root = corpus.root
+    (root / "binary.dat").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    (root / "empty.txt").write_bytes(b"")
+    (root / "huge.txt").write_bytes(b"Huge\n" + b"word " * 1000)
+    (root / "latin1.txt").write_bytes("Caf\xe9 news\nLe caf\xe9 ouvre.\n".encode("latin-1"))
+    (root / "feed.jsonl").write_text(
+        '{"id": "f1", "title": "First", "body": "one"}\n'
+        "{broken json\n"
+        '{"id": "f3", "title": "Third", "body": "three"}\n',
+        encoding="utf-8",
+    )
+    (root / "post.eml").write_text(
+        "From: a@example.org\nSubject: Broken header\nthis line is no header\n\nBody.\n",
+        encoding="utf-8",
+    )
+    (root / "secret-link.txt").symlink_to(tmp_path / "outside.txt")
+    (tmp_path / "outside.txt").write_text("Outside\nsecret words\n", encoding="utf-8")
+    (root / "locked.txt").write_text("Locked\nunreadable words\n", encoding="utf-8")
+
+    real_open = open
+
+    def open_refusing_locked(path, *args, **kwargs):
+        # Tests run as root, for whom chmod 000 does not stop a read.
+        if str(path).endswith("locked.txt"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", open_refusing_locked)
+    seen = []
+    with Index(tmp_path / "index") as ix:
+        report = ix.update([root], max_file_size=2000, on_problem=seen.append)
+    assert seen == list(report.problems)
+    reasons = {Path(p.path).name: (p.reason, p.skipped) for p in report.problems}
+    assert reasons["binary.dat"] == ("binary file", True)
+    assert reasons["empty.txt"] == ("empty file", True)
+    assert reasons["huge.txt"][1] and "over the 2,000-byte limit" in reasons["huge.txt"][0]
+    assert reasons["latin1.txt"][1] is False and "not valid UTF-8" in reasons["latin1.txt"][0]
+    assert reasons["feed.jsonl:2"][1] is True
+    assert reasons["post.eml"][1] is False and "header" in reasons["post.eml"][0]
+    assert reasons["secret-link.txt"] == (
+        "symlink leads outside the corpus root, not followed",
+        True,
+    )
+    assert reasons["locked.txt"] == ("cannot read: Permission denied", True)
+    assert report.skipped == sum(1 for p in report.problems if p.skipped) == 6
+    assert report.warnings == 2
+    docs = indexed(tmp_path / "index")
+    assert set(docs) == {"good.txt", "latin1.txt", "f1", "f3", "post.eml"}
+    assert docs["latin1.txt"][0] == "Café news"
+    assert not any("secret" in body for _, body, _ in docs.values())
