@@ -15,15 +15,26 @@ from .errors import (
     QuerySyntaxError,
     SearchkitError,
     UsageError,
+    WatcherRunning,
 )
 from .index import FieldStats, Index, IndexStats
 from .indexer import UpdateReport
+from .query import DateSpan
+from .search import FacetCount, Hit, Results, ScorePart, Snippet
+from .watch import Watcher
 
 __all__ = [
+    "DateSpan",
+    "FacetCount",
+    "Hit",
+    "Results",
+    "ScorePart",
+    "Snippet",
     "FieldStats",
     "Index",
     "IndexStats",
     "UpdateReport",
+    "Watcher",
     "CorpusNotFound",
     "DateError",
     "Document",
@@ -40,4 +51,5 @@ __all__ = [
     "QuerySyntaxError",
     "SearchkitError",
     "UsageError",
+    "WatcherRunning",
 ]

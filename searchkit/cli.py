@@ -210,6 +210,276 @@ def stats_command(index_path, fmt):
     click.echo("\n".join(lines))
 
 
+@cli.command("watch")
+@click.argument("paths", nargs=-1, type=click.Path())
+@index_option
+@click.option(
+    "--delay",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Seconds without new file events before a batch is indexed.",
+)
+@click.option("--poll", is_flag=True, help="Poll the folders instead of using native events.")
+@click.option("-q", "--quiet", is_flag=True, help="No log lines; errors only.")
+@library_errors
+def watch_command(paths, index_path, delay, poll, quiet):
+    """Keep the index in step with the corpus until stopped (Ctrl-C or SIGTERM).
+
+    Catches up first, then indexes each burst of new, changed and deleted files once it has
+    settled, one batch and one log line at a time. A second Ctrl-C quits at once.
+    """
+    import signal
+    import warnings
+    from datetime import datetime
+
+    from .watch import Watcher
+
+    # watchdog 7 warns, harmlessly, when a new folder is watched by two of its own paths at once.
+    warnings.filterwarnings("ignore", "Callback with id", RuntimeWarning, "watchdog")
+
+    def log_batch(report) -> None:
+        when = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{when} {report.summary()} in {report.seconds:.2f}s", err=True)
+
+    def log_error(error) -> None:
+        click.echo(f"warning: {error}; will retry", err=True)
+
+    watcher = Watcher(
+        Index(index_path),
+        list(paths) or None,
+        delay=delay,
+        poll=poll,
+        on_batch=None if quiet else log_batch,
+        on_problem=None if quiet else _echo_problem,
+        on_error=log_error,
+    )
+
+    def stop(signum, frame) -> None:
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_DFL)  # the next one ends the process at once
+        watcher.stop()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+    watcher.start()
+    if watcher.watching and not quiet:
+        roots = ", ".join(_display(r) for r in watcher.roots)
+        click.echo(f"watching {roots} with {watcher.method}, delay {delay:g}s", err=True)
+    watcher.join()
+
+
+# -- searching -------------------------------------------------------------------------------
+
+#: `--sort` values (searchkit.search.SORTS; repeated here so that `index` and `stats` do not
+#: import the search modules).
+SORT_CHOICES = ("relevance", "date", "-date")
+_MARK = ("\x1b[1;31m", "\x1b[0m")
+
+
+def output_format_option(*choices: str):
+    """`--format` with the given choices, `text` first and default."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help="text for people, json (one object) or jsonl (one hit a line) for programs.",
+    )
+
+
+def _use_color() -> bool:
+    """ANSI colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _echo_results(results, fmt: str, *, explain: bool = False) -> None:
+    for note in results.notes:
+        click.echo(f"note: {note}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(results.as_dict(), ensure_ascii=False, indent=2))
+    elif fmt == "jsonl":
+        for hit in results.hits:
+            click.echo(json.dumps(hit.as_dict(), ensure_ascii=False))
+        if results.suggestion:
+            click.echo(f"did you mean: {results.suggestion}", err=True)
+    else:
+        click.echo(_format_results(results, color=_use_color(), explain=explain))
+
+
+def _format_results(results, *, color: bool, explain: bool) -> str:
+    before, after = _MARK if color else ("[", "]")
+    lines = []
+    if explain:
+        lines += [f"query: {results.query}", ""]
+    width = len(str(results.hits[-1].rank)) if results.hits else 1
+    for hit in results.hits:
+        title = hit.title or "(no title)"
+        if color:
+            title = click.style(title, bold=True)
+        lines.append(f"{hit.rank:>{width}}. {(hit.date or '-')[:10]:<10}  {title}")
+        indent = " " * (width + 2)
+        source = f"{hit.id}  {_display(hit.path)}" if hit.path else hit.id
+        lines.append(f"{indent}{source}  score {hit.score:.2f}")
+        if hit.snippet.text:
+            lines.append(indent + hit.snippet.marked(before, after))
+        for part in hit.explanation:
+            lines.append(
+                f"{indent}  {part.score:8.4f}  {part.field}:{part.term}  "
+                f"(frequency {part.frequency:g})"
+            )
+        lines.append("")
+    for name, counts in results.facets.items():
+        values = ", ".join(f"{c.value} {c.count}" for c in counts) or "-"
+        lines.append(f"{name}: {values}")
+    if results.facets:
+        lines.append("")
+    if results.suggestion:
+        lines.append(f"did you mean: {results.suggestion}")
+    millis = results.seconds * 1000
+    if results.total == 0:
+        lines.append(f"no hits ({millis:.1f} ms)")
+    elif results.hits:
+        first, last = results.hits[0].rank, results.hits[-1].rank
+        noun = "hit" if results.total == 1 else "hits"
+        lines.append(f"{results.total:,} {noun}, showing {first}-{last} ({millis:.1f} ms)")
+    else:
+        lines.append(f"{results.total:,} hits, none on page {results.page} ({millis:.1f} ms)")
+    return "\n".join(lines)
+
+
+@cli.command("search")
+@click.argument("query", nargs=-1, required=True)
+@index_option
+@click.option("--since", metavar="DATE", help="From this date: 2020, 2020-03, 'march 2020', 7d.")
+@click.option("--until", metavar="DATE", help="Up to this date, inclusive (2020-03: all March).")
+@click.option(
+    "--where",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Only documents with this metadata value (repeatable; one field's values OR'ed).",
+)
+@click.option(
+    "--facet",
+    "facets",
+    multiple=True,
+    metavar="FIELD",
+    help="Count matches per value: topics, places, folder, year, month, day... (repeatable).",
+)
+@click.option(
+    "--facet-limit",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Values shown per facet, most frequent first (0: all); year/month/day show all.",
+)
+@click.option("--sort", type=click.Choice(SORT_CHOICES), default="relevance", show_default=True)
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--fragments",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Snippet fragments per hit (0: none).",
+)
+@click.option("--strict", is_flag=True, help="A query syntax error is an error (exit 2).")
+@click.option("--explain", is_flag=True, help="Show the parsed query and each hit's score parts.")
+@output_format_option("text", "json", "jsonl")
+@library_errors
+def search_command(
+    query,
+    index_path,
+    since,
+    until,
+    where,
+    facets,
+    facet_limit,
+    sort,
+    limit,
+    page,
+    fragments,
+    strict,
+    explain,
+    fmt,
+):
+    """Search the index. Words are AND'ed across title and body.
+
+    \b
+    QUERY syntax: "a phrase", title:word, places:brazil, date:2020-03,
+    date:>=2020-03-14, AND / OR / NOT, (grouping), wild*, word~ (fuzzy).
+    When fewer documents than a page hold every word, documents holding some
+    of them follow. Exit status: 0 hits found, 1 none, 2 error.
+    """
+    with Index.open(index_path) as index:
+        results = index.search(
+            " ".join(query),
+            limit=limit,
+            page=page,
+            since=since,
+            until=until,
+            where=list(where),
+            facets=facets,
+            facet_limit=facet_limit or None,
+            sort=sort,
+            fragments=fragments,
+            strict=strict,
+            explain=explain,
+        )
+    _echo_results(results, fmt, explain=explain)
+    if results.total == 0:
+        sys.exit(EXIT_NO_MATCH)
+
+
+@cli.command("show")
+@click.argument("doc_id")
+@index_option
+@output_format_option("text", "json")
+@library_errors
+def show_command(doc_id, index_path, fmt):
+    """Print one stored document in full."""
+    with Index.open(index_path) as index:
+        doc = index.get(doc_id)
+    date = doc.date.isoformat() if doc.date else None
+    if fmt == "json":
+        data = {
+            "id": doc.id,
+            "title": doc.title,
+            "date": date,
+            "path": doc.path,
+            "fields": {k: list(v) for k, v in doc.fields.items()},
+            "body": doc.body,
+        }
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    rows = [("id", doc.id), ("date", date or "-")]
+    if doc.path:
+        rows.append(("path", _display(doc.path)))
+    rows += [(name, ", ".join(values)) for name, values in doc.fields.items()]
+    width = max(len(name) for name, _ in rows)
+    title = doc.title or "(no title)"
+    lines = [click.style(title, bold=True) if _use_color() else title]
+    lines += [f"{name:<{width}}  {value}" for name, value in rows]
+    click.echo("\n".join(lines) + "\n\n" + doc.body)
+
+
+@cli.command("similar")
+@click.argument("doc_id")
+@index_option
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--fragments", type=click.IntRange(min=0), default=1, show_default=True)
+@output_format_option("text", "json", "jsonl")
+@library_errors
+def similar_command(doc_id, index_path, limit, fragments, fmt):
+    """Documents like the one with this id (more like this). Exit 1 if none."""
+    with Index.open(index_path) as index:
+        results = index.similar(doc_id, limit=limit, fragments=fragments)
+    _echo_results(results, fmt)
+    if results.total == 0:
+        sys.exit(EXIT_NO_MATCH)
+
+
 def _display(path: str) -> str:
     """A path relative to the current directory when it is below it."""
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -189,3 +190,70 @@ class Index:
             last_update=last_update,
             generation=meta.current,
         )
+
+    # -- searching ---------------------------------------------------------------------------
+
+    _search_lock = threading.Lock()
+
+    def _searching(self):
+        # One state per Index, created on first use: an embedding program shares it between
+        # threads, and it follows the index's updates by itself.
+        with Index._search_lock:
+            if self._reader_state is None:
+                from .search import SearchState
+
+                self._reader_state = SearchState(self._directory)
+            return self._reader_state
+
+    def search(
+        self,
+        text: str,
+        *,
+        limit: int = 10,
+        page: int = 1,
+        since=None,
+        until=None,
+        where=None,
+        facets: Iterable[str] = (),
+        facet_limit: int | None = 10,
+        sort: str = "relevance",
+        fragments: int = 1,
+        strict: bool = False,
+        explain: bool = False,
+    ):
+        """Search the index; returns `Results` (plain values, usable after the index closes).
+
+        `text` is a query: words (AND'ed across title and body), `"phrases"`, `field:value`,
+        `date:2020-03`, AND / OR / NOT, wildcards, `word~`. When fewer documents than a page
+        hold every word, documents holding some of them follow (`Results.relaxed`).
+        `since` / `until`: `2020`, `2020-03`, `2020-03-14`, `march 2020`, `7d`, `yesterday`,
+        `last month`, a `date` or `datetime`; a document matches when its whole period lies in
+        the range. `where`: `{"places": ["brazil", "usa"]}` or `["places=brazil"]` (values of
+        one field OR'ed, fields AND'ed). `facets`: fields to count over all matches (`year`,
+        `month`, `day` in time order, others most frequent first, at most `facet_limit`).
+        `sort`: `relevance`, `date` or `-date` (newest first). `fragments`: snippet fragments
+        per hit (0: none). `strict=True` makes a syntax error a `QuerySyntaxError` and never
+        relaxes the query. `explain=True` adds each hit's score parts.
+        """
+        return self._searching().search(
+            text,
+            limit=limit,
+            page=page,
+            since=since,
+            until=until,
+            where=where,
+            facets=facets,
+            facet_limit=facet_limit,
+            sort=sort,
+            fragments=fragments,
+            strict=strict,
+            explain=explain,
+        )
+
+    def get(self, doc_id: str) -> Document:
+        """The stored document with this id; raises `DocumentNotFound`."""
+        return self._searching().get(doc_id)
+
+    def similar(self, doc_id: str, *, limit: int = 10, fragments: int = 1):
+        """Documents like the one with this id (its key terms, searched); `Results`."""
+        return self._searching().similar(doc_id, limit=limit, fragments=fragments)

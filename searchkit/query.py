@@ -1,0 +1,750 @@
+"""User query text and filters -> Whoosh query objects.
+
+The query language is Whoosh's (AND / OR / NOT, `"phrases"`, `field:value`, wildcards, `term~`,
+ranges, grouping), with words AND'ed across `title` and `body`, plus searchkit's own layer:
+
+- lenient by default: text typed into a search box (unbalanced quotes or brackets, a stray `:`,
+  an unknown field, a dangling operator, a question in capitals) is searched as words; with
+  `strict=True` the same text is a `QuerySyntaxError` saying where;
+- `date:` values, `--since` and `--until` are parsed here (absolute dates through
+  `dates.parse_date`, relative ones such as `yesterday`, `7d`, `last month` by a small layer
+  below), never by Whoosh's DateParserPlugin, which misreads ISO ranges and turns `>` into a
+  query that silently matches nothing;
+- a date range matches a document when the document's whole period lies inside it, built from
+  the `day` / `month` / `year` keyword columns (a numeric range over second-precision
+  timestamps expands to thousands of terms: ~200 ms for one month of Reuters).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from whoosh import qparser
+from whoosh import query as wq
+from whoosh.qparser import syntax
+
+from .dates import PartialDate, parse_date
+from .errors import DateError, QuerySyntaxError, UsageError
+from .schema import DATE_FACETS, TEXT_FIELDS, fold_keyword, is_metadata_field
+
+#: Longer query text is cut here (at a space), with a note: Whoosh's parser grows faster than
+#: linearly with the length (4,000 characters of brackets take ~130 ms to parse).
+MAX_QUERY_CHARS = 2000
+
+#: Fields a query can name besides the metadata facets found in the index.
+QUERY_FIELDS = ("title", "body", "id", "path", "date", *DATE_FACETS)
+
+_END_OF_DAY = time.max
+_RELATIVE = re.compile(r"^(\d{1,4})\s*(d|w|days?|weeks?|months?|years?)(?:\s+ago)?$")
+_LAST_THIS = re.compile(r"^(last|this|previous|current)\s+(week|month|year)$")
+
+
+# -- dates -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DateSpan:
+    """A period of time, both ends inclusive, as naive UTC datetimes."""
+
+    start: datetime
+    end: datetime
+    text: str = ""
+
+    @classmethod
+    def of(cls, value: PartialDate) -> DateSpan:
+        """The period a partial date stands for (`2020-03` is all of March)."""
+        return cls(value.start, value.end, value.isoformat())
+
+    def __str__(self) -> str:
+        return self.text or f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+
+def utc_now() -> datetime:
+    """The current time as a naive UTC datetime, as every date searchkit compares."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def parse_when(text: str, *, now: datetime | None = None) -> DateSpan:
+    """Parse an absolute or relative date into the period it names.
+
+    Absolute: `2020`, `2020-03`, `2020-03-14`, `20200314`, `march 2020`, ISO times with zones.
+    Relative (counted in UTC from `now`): `today`, `yesterday`, `7d` / `7 days ago` (that day),
+    `2w` / `2 weeks ago`, `3 months ago`, `1 year ago`, `last week` / `this month` / `last year`.
+    Raises `DateError` naming the value when it is none of these.
+    """
+    if not isinstance(text, str):
+        raise DateError(repr(text), "not text")
+    raw = " ".join(text.split()).lower()
+    try:
+        span = _relative(raw, now or utc_now())
+    except (OverflowError, ValueError):
+        raise DateError(text.strip(), "out of range") from None
+    if span is not None:
+        return DateSpan(span[0], span[1], raw)
+    return DateSpan.of(parse_date(text))
+
+
+def _day(d: date) -> tuple[datetime, datetime]:
+    return datetime.combine(d, time.min), datetime.combine(d, _END_OF_DAY)
+
+
+def _month(year: int, month: int) -> tuple[datetime, datetime]:
+    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    return datetime(year, month, 1), datetime.combine(date(year, month, last), _END_OF_DAY)
+
+
+def _year(year: int) -> tuple[datetime, datetime]:
+    return datetime(year, 1, 1), datetime.combine(date(year, 12, 31), _END_OF_DAY)
+
+
+def _relative(raw: str, now: datetime) -> tuple[datetime, datetime] | None:
+    today = now.date()
+    if raw in ("today", "now"):
+        return _day(today)
+    if raw == "yesterday":
+        return _day(today - timedelta(days=1))
+    m = _RELATIVE.match(raw)
+    if m:
+        n, unit = int(m.group(1)), m.group(2)
+        if unit[0] == "d":
+            return _day(today - timedelta(days=n))
+        if unit[0] == "w":
+            return _day(today - timedelta(weeks=n))
+        if unit[0] == "m":
+            return _month(today.year, today.month - n)
+        return _year(today.year - n)
+    m = _LAST_THIS.match(raw)
+    if m:
+        back = 1 if m.group(1) in ("last", "previous") else 0
+        unit = m.group(2)
+        if unit == "week":
+            monday = today - timedelta(days=today.weekday(), weeks=back)
+            return datetime.combine(monday, time.min), datetime.combine(
+                monday + timedelta(days=6), _END_OF_DAY
+            )
+        if unit == "month":
+            return _month(today.year, today.month - back)
+        return _year(today.year - back)
+    return None
+
+
+def to_span(value, *, now: datetime | None = None) -> DateSpan:
+    """A `since`/`until` argument as a period: text, `date`, `datetime`, `PartialDate`."""
+    if isinstance(value, DateSpan):
+        return value
+    if isinstance(value, PartialDate):
+        return DateSpan.of(value)
+    if isinstance(value, datetime):
+        exact = PartialDate.from_datetime(value)
+        return DateSpan(exact.start, exact.end, exact.isoformat())
+    if isinstance(value, date):
+        start, end = _day(value)
+        return DateSpan(start, end, value.isoformat())
+    return parse_when(value, now=now)
+
+
+def _day_key(d: date) -> str:
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
+
+
+class PeriodQuery(wq.WrappingQuery):
+    """Documents whose whole period lies in [start, end]; prints as `date:[start .. end]`."""
+
+    def __init__(self, child, start: datetime | None = None, end: datetime | None = None):
+        super().__init__(child)
+        self.start = start
+        self.end = end
+
+    def _rewrap(self, child):
+        return self.__class__(child, self.start, self.end)
+
+    def __eq__(self, other):
+        return (
+            type(other) is type(self)
+            and (self.start, self.end) == (other.start, other.end)
+            and self.child == other.child
+        )
+
+    def __hash__(self):
+        return hash((self.start, self.end))
+
+    def __unicode__(self):
+        lo = self.start.isoformat() if self.start else ""
+        hi = self.end.isoformat() if self.end else ""
+        return f"date:[{lo} .. {hi}]"
+
+    __str__ = __unicode__
+
+
+def period_query(start: datetime | None, end: datetime | None) -> wq.Query | None:
+    """Match documents with `date >= start` and `date_end <= end` (None: open); None if both open.
+
+    The whole years, then months, then days lying inside the range match through the `year`,
+    `month` and `day` keyword terms (every document of such a period lies inside), so a range
+    costs a few dozen terms at most; a day cut by an exact time compares the exact start and
+    end of that day's documents only.
+    """
+    if start is None and end is None:
+        return None
+    clauses: list[wq.Query] = []
+    # Whole days inside the range, as dates (None: open).
+    day_lo = day_hi = None
+    if start is not None:
+        day_lo = start.date() if start.time() == time.min else _next_day(start.date())
+    if end is not None:
+        day_hi = end.date() if end.time() == _END_OF_DAY else _prev_day(end.date())
+    whole_days = (day_lo is not None or start is None) and (day_hi is not None or end is None)
+    if whole_days and _ordered(day_lo, day_hi):
+        # Whole months inside those days, as (year, month) ...
+        month_lo = month_hi = None
+        if day_lo is not None:
+            month_lo = (day_lo.year, day_lo.month)
+            if day_lo.day != 1:
+                month_lo = _shift_month(month_lo, 1)
+        if day_hi is not None:
+            month_hi = (day_hi.year, day_hi.month)
+            if day_hi.day != calendar.monthrange(day_hi.year, day_hi.month)[1]:
+                month_hi = _shift_month(month_hi, -1)
+        whole_months = (month_lo is not None or day_lo is None) and (
+            month_hi is not None or day_hi is None
+        )
+        if whole_months and _ordered(month_lo, month_hi):
+            # ... and whole years inside those months.
+            year_lo = year_hi = None
+            if month_lo is not None:
+                year_lo = month_lo[0] if month_lo[1] == 1 else month_lo[0] + 1
+            if month_hi is not None:
+                year_hi = month_hi[0] if month_hi[1] == 12 else month_hi[0] - 1
+            if _ordered(year_lo, year_hi):
+                clauses.append(_key_range("year", year_lo, year_hi, _year_key))
+                if year_lo is not None:
+                    _add_range(clauses, "month", month_lo, _shift_month((year_lo, 1), -1))
+                if year_hi is not None:
+                    _add_range(clauses, "month", _shift_month((year_hi, 12), 1), month_hi)
+            else:
+                clauses.append(_key_range("month", month_lo, month_hi, _month_key))
+            if month_lo is not None:
+                _add_range(clauses, "day", day_lo, _prev_day(_month_start(month_lo)))
+            if month_hi is not None:
+                _add_range(clauses, "day", _next_day(_month_end(month_hi)), day_hi)
+        else:
+            clauses.append(_key_range("day", day_lo, day_hi, _day_key))
+
+    boundary = set()
+    if start is not None and start.time() != time.min:
+        boundary.add(start.date())
+    if end is not None and end.time() != _END_OF_DAY:
+        boundary.add(end.date())
+    for d in sorted(boundary):
+        d0, d1 = _day(d)
+        lo = max(start, d0) if start is not None else d0
+        hi = min(end, d1) if end is not None else d1
+        if lo <= hi:
+            clauses.append(
+                wq.And(
+                    [
+                        wq.Term("day", _day_key(d)),
+                        wq.DateRange("date", lo, d1),
+                        wq.DateRange("date_end", d0, hi),
+                    ]
+                )
+            )
+    child = clauses[0] if len(clauses) == 1 else wq.Or(clauses) if clauses else wq.NullQuery
+    return PeriodQuery(child, start, end)
+
+
+def _year_key(year: int) -> str:
+    return f"{year:04d}"
+
+
+def _month_key(ym: tuple[int, int]) -> str:
+    return f"{ym[0]:04d}-{ym[1]:02d}"
+
+
+def _month_start(ym: tuple[int, int]) -> date:
+    return date(ym[0], ym[1], 1)
+
+
+def _month_end(ym: tuple[int, int]) -> date:
+    return date(ym[0], ym[1], calendar.monthrange(ym[0], ym[1])[1])
+
+
+def _add_range(clauses: list, field: str, lo, hi) -> None:
+    # The days or months on one side of a coarser period: `lo`..`hi`, when not empty.
+    if lo is None or hi is None or lo > hi:
+        return
+    key = _day_key if field == "day" else _month_key
+    clauses.append(_key_range(field, lo, hi, key))
+
+
+def _next_day(d: date) -> date | None:
+    return d + timedelta(days=1) if d < date.max else None
+
+
+def _prev_day(d: date) -> date | None:
+    return d - timedelta(days=1) if d > date.min else None
+
+
+def _shift_month(ym: tuple[int, int], delta: int) -> tuple[int, int] | None:
+    index = ym[0] * 12 + ym[1] - 1 + delta
+    year, month = divmod(index, 12)
+    return (year, month + 1) if 1 <= year <= 9999 else None
+
+
+def _ordered(lo, hi) -> bool:
+    return lo is None or hi is None or lo <= hi
+
+
+def _key_range(field: str, lo, hi, key) -> wq.Query:
+    lo_key = key(lo) if lo is not None else None
+    hi_key = key(hi) if hi is not None else None
+    if lo_key is not None and lo_key == hi_key:
+        return wq.Term(field, lo_key)
+    return wq.TermRange(field, lo_key, hi_key, False, False)
+
+
+def span_query(since: DateSpan | None, until: DateSpan | None) -> wq.Query | None:
+    """The date filter of `--since` / `--until`; raises `DateError` if it ends before it starts."""
+    start = since.start if since else None
+    end = until.end if until else None
+    if start is not None and end is not None and start > end:
+        raise DateError(str(since), f"it is after the end of the range ({until})")
+    return period_query(start, end)
+
+
+# -- metadata filters ------------------------------------------------------------------------
+
+
+def parse_where(where) -> dict[str, tuple[str, ...]]:
+    """`where` as {field: values}: a mapping (value or values) or `FIELD=VALUE` strings."""
+    if where is None:
+        return {}
+    result: dict[str, list[str]] = {}
+    if isinstance(where, Mapping):
+        items = []
+        for name, values in where.items():
+            if isinstance(values, str):
+                values = (values,)
+            items.extend((name, v) for v in values)
+    else:
+        if isinstance(where, str):
+            where = (where,)
+        items = []
+        for item in where:
+            name, sep, value = str(item).partition("=")
+            if not sep or not name.strip() or not value.strip():
+                raise UsageError(f"--where expects FIELD=VALUE, got {item!r}")
+            items.append((name, value))
+    for name, value in items:
+        name = str(name).strip().lower()
+        result.setdefault(name, [])
+        if value not in result[name]:
+            result[name].append(str(value))
+    return {k: tuple(v) for k, v in result.items()}
+
+
+def where_query(where: Mapping[str, tuple[str, ...]], known: Iterable[str]) -> wq.Query | None:
+    """Values of one field OR'ed, fields AND'ed; an unknown field is a `UsageError`."""
+    if not where:
+        return None
+    known = set(known)
+    clauses = []
+    for name, values in where.items():
+        if name not in known or not (is_metadata_field(name) or name in DATE_FACETS):
+            choices = ", ".join(sorted(known)) or "none"
+            raise UsageError(f"no field {name!r} to filter on (fields: {choices})")
+        terms = []
+        for v in values:
+            text = v.strip() if name in DATE_FACETS else fold_keyword(v)
+            terms.append(wq.Term(name, text))
+        clauses.append(terms[0] if len(terms) == 1 else wq.Or(terms))
+    return clauses[0] if len(clauses) == 1 else wq.And(clauses)
+
+
+# -- query text ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A query as searchkit will run it.
+
+    `query` is the Whoosh query to score; `filters` the `date:` clauses it was AND'ed with,
+    which only restrict (they run as filters, cached, instead of being scored); `relaxed` the
+    query with its words OR'ed (None when the text used explicit operators or has fewer than
+    two words), run when too few documents hold every word; `notes` say what leniency changed.
+    """
+
+    text: str
+    query: wq.Query
+    relaxed: wq.Query | None = None
+    notes: tuple[str, ...] = ()
+    filters: tuple[wq.Query, ...] = ()
+
+    def __str__(self) -> str:
+        parts = [] if isinstance(self.query, wq.Every) and self.filters else [self.query]
+        parts += self.filters
+        return " AND ".join(_describe(p) for p in parts)
+
+
+def _describe(q: wq.Query) -> str:
+    if q is wq.NullQuery or isinstance(q, type(wq.NullQuery)):
+        return "(nothing)"
+    if isinstance(q, wq.Every) and q.fieldname is None:
+        return "*"
+    return str(q)
+
+
+class QueryParser:
+    """Parses query text for one index (it needs the index's field names).
+
+    One instance serves many queries; `parse` keeps no state between calls.
+    """
+
+    def __init__(self, schema, metadata_fields: Iterable[str] = ()) -> None:
+        self.schema = schema
+        self.fields = frozenset(QUERY_FIELDS) | frozenset(metadata_fields)
+
+    def parse(self, text: str, *, strict: bool = False, now: datetime | None = None):
+        """Parse `text` into a `ParsedQuery`; raises `QuerySyntaxError` (strict) or `DateError`."""
+        if not isinstance(text, str):
+            raise UsageError(f"the query must be text, not {type(text).__name__}")
+        notes: list[str] = []
+        text = _clean(text)
+        if len(text) > MAX_QUERY_CHARS:
+            cut = text.rfind(" ", 0, MAX_QUERY_CHARS + 1)
+            cut = cut if cut > MAX_QUERY_CHARS // 2 else MAX_QUERY_CHARS
+            notes.append(
+                f"query cut to its first {cut} characters (it had {len(text)}; "
+                f"the limit is {MAX_QUERY_CHARS})"
+            )
+            text = text[:cut].rstrip()
+        ctx = _Context(text, self.fields, strict, now or utc_now())
+        try:
+            q = self._parser(ctx).parse(text)
+        except (QuerySyntaxError, DateError, UsageError):
+            raise
+        except Exception as exc:  # Whoosh's parser has crash paths ("NOT NOT x", ...)
+            if strict:
+                raise QuerySyntaxError(text, f"cannot parse ({type(exc).__name__})") from None
+            words = " ".join(re.findall(r"\w+", text))
+            notes.append("the query could not be parsed; searched as plain words")
+            ctx = _Context(words, self.fields, False, ctx.now)
+            q = self._parser(ctx, words_only=True).parse(words)
+        notes.extend(ctx.notes)
+        notes.extend(_check_errors(q, text, strict))
+        if q is wq.NullQuery or isinstance(q, type(wq.NullQuery)):
+            if text.strip():
+                notes.append("nothing to search for: every word is too common or too short")
+            return ParsedQuery(text, wq.NullQuery, None, tuple(notes))
+        q, filters = _split_filters(q)
+        relaxed = None if (strict or ctx.operators) else _relax(q)
+        return ParsedQuery(text, q, relaxed, tuple(notes), filters)
+
+    def _parser(self, ctx: _Context, words_only: bool = False) -> qparser.QueryParser:
+        if words_only:
+            plugins = []
+        else:
+            plugins = [
+                _LenientPlugin(ctx),
+                qparser.SingleQuotePlugin(),
+                # A field name starts a word and with a letter, so that the colons of a time
+                # (`date:2020-03-14T10:00`) are not read as field names.
+                qparser.FieldsPlugin(expr=r"(?<![\w.-])(?P<text>[^\W\d]\w*|[*]):"),
+                qparser.WildcardPlugin(),
+                qparser.PhrasePlugin(),
+                qparser.RangePlugin(),
+                qparser.GroupPlugin(),
+                qparser.OperatorsPlugin(),
+                qparser.BoostPlugin(),
+                qparser.EveryPlugin(),
+                qparser.GtLtPlugin(),
+                qparser.FuzzyTermPlugin(),
+                _DatePlugin(ctx),
+            ]
+        parser = qparser.QueryParser(None, self.schema, plugins=plugins)
+        parser.add_plugin(qparser.MultifieldPlugin(list(TEXT_FIELDS)))
+        return parser
+
+
+def _clean(text: str) -> str:
+    # Control characters (a pasted NUL, ESC) are never query syntax.
+    return "".join(ch if ch.isprintable() else " " for ch in text).strip()
+
+
+def _check_errors(q: wq.Query, text: str, strict: bool) -> list[str]:
+    """Whoosh marks a clause it could not read with `error` and lets it match nothing."""
+    notes = []
+    for leaf in _walk(q):
+        error = getattr(leaf, "error", None)
+        if error:
+            if strict:
+                raise QuerySyntaxError(text, str(error))
+            notes.append(f"part of the query was not understood and matches nothing: {error}")
+    return notes
+
+
+def _walk(q: wq.Query):
+    yield q
+    if not q.is_leaf():
+        for child in q.children():
+            yield from _walk(child)
+
+
+def _split_filters(q: wq.Query) -> tuple[wq.Query, tuple[wq.Query, ...]]:
+    """(the query to score, the `date:` clauses it is AND'ed with)."""
+    if isinstance(q, PeriodQuery):
+        return wq.Every(), (q,)
+    if isinstance(q, wq.And):
+        periods = tuple(c for c in q.subqueries if isinstance(c, PeriodQuery))
+        if periods:
+            rest = [c for c in q.subqueries if not isinstance(c, PeriodQuery)]
+            return (rest[0] if len(rest) == 1 else wq.And(rest)), periods
+    return q, ()
+
+
+def _relax(q: wq.Query) -> wq.Query | None:
+    """The words of an implicit AND OR'ed together; clauses on other fields stay required."""
+    if not isinstance(q, wq.And):
+        return None
+    words, required = [], []
+    for sub in q.subqueries:
+        fields = {leaf.field() for leaf in sub.leaves()}
+        if fields and fields <= set(TEXT_FIELDS) and not isinstance(sub, wq.Not):
+            words.append(sub)
+        else:
+            required.append(sub)
+    if len(words) < 2:
+        return None
+    either = wq.Or(words)
+    return wq.And([*required, either]) if required else either
+
+
+class _Context:
+    """What one parse needs and finds: the fields, the mode, repairs made, operators kept."""
+
+    def __init__(self, text: str, fields: frozenset[str], strict: bool, now: datetime) -> None:
+        self.text = text
+        self.fields = fields
+        self.strict = strict
+        self.now = now
+        self.notes: list[str] = []
+        self.operators = False
+
+    def problem(self, pos: int | None, what: str) -> None:
+        """A syntax problem: an error in strict mode, a note in lenient mode."""
+        where = f" at column {pos + 1}" if pos is not None else ""
+        if self.strict:
+            raise QuerySyntaxError(self.text, f"{what}{where}")
+        note = f"{what}{where}: searched as words"
+        if note not in self.notes:
+            self.notes.append(note)
+
+
+_OPERATOR_WORDS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "REQUIRE"})
+_WILDCARD = qparser.WildcardPlugin.WildcardNode
+_OPEN = qparser.GroupPlugin.OpenBracket
+_CLOSE = qparser.GroupPlugin.CloseBracket
+_GTLT = qparser.GtLtPlugin.GtLtNode
+
+
+class _LenientPlugin(qparser.Plugin):
+    """Runs first, on the flat list of tagged nodes: repairs (lenient) or rejects (strict)."""
+
+    def __init__(self, ctx: _Context) -> None:
+        self.ctx = ctx
+
+    def filters(self, parser):
+        return [(self.check, -10)]
+
+    def check(self, parser, group):
+        ctx = self.ctx
+        nodes = list(group)
+        if not ctx.strict and _is_shouted_question(ctx.text):
+            nodes = [_word(n, n.text) if isinstance(n, syntax.Operator) else n for n in nodes]
+        nodes = self._punctuation(nodes)
+        nodes = self._fieldnames(nodes)
+        self._quotes_and_brackets(nodes)
+        nodes = self._operators(nodes)
+        ctx.operators = any(isinstance(n, syntax.Operator) for n in nodes)
+        out = group.empty_copy()
+        out.extend(nodes)
+        return out
+
+    def _punctuation(self, nodes):
+        out = []
+        for i, node in enumerate(nodes):
+            if isinstance(node, _WILDCARD):
+                prev = nodes[i - 1] if i else None
+                nxt = nodes[i + 1] if i + 1 < len(nodes) else None
+                if node.text != "*" and _edge(nxt):
+                    # A `?` ending a word ends a question; it is not a one-letter wildcard.
+                    continue
+                if node.text == "*" and _edge(prev) and _edge(nxt):
+                    # A lone `*` means every document, not every term of two fields.
+                    every = qparser.EveryPlugin.EveryNode()
+                    every.startchar, every.endchar = node.startchar, node.endchar
+                    out.append(every)
+                    continue
+            out.append(node)
+        return out
+
+    def _fieldnames(self, nodes):
+        ctx = self.ctx
+        out = []
+        for i, node in enumerate(nodes):
+            if isinstance(node, syntax.FieldnameNode):
+                name = node.fieldname.lower()
+                nxt = nodes[i + 1] if i + 1 < len(nodes) else None
+                if name not in ctx.fields:
+                    ctx.problem(node.startchar, f"unknown field {node.fieldname!r}")
+                    out.append(_word(node, node.original))
+                    continue
+                if nxt is None or nxt.is_ws() or isinstance(nxt, (_CLOSE, syntax.Operator)):
+                    ctx.problem(node.startchar, f"nothing after {node.original!r}")
+                    out.append(_word(node, node.original))
+                    continue
+                node.fieldname = name
+            out.append(node)
+        return out
+
+    def _quotes_and_brackets(self, nodes):
+        ctx = self.ctx
+        opened = []
+        for i, node in enumerate(nodes):
+            if isinstance(node, _OPEN):
+                opened.append(node)
+            elif isinstance(node, _CLOSE):
+                if opened:
+                    opened.pop()
+                else:
+                    ctx.problem(node.startchar, "unmatched ')'")
+            elif isinstance(node, syntax.WordNode):
+                for k, ch in enumerate(node.text):
+                    if ch == '"':
+                        ctx.problem(_at(node, k), "unclosed quote")
+                    elif ch in "[{":
+                        ctx.problem(_at(node, k), f"unclosed range {ch!r}")
+                    elif ch in "]}":
+                        ctx.problem(_at(node, k), f"unmatched {ch!r}")
+            elif isinstance(node, _GTLT):
+                if not (i and isinstance(nodes[i - 1], syntax.FieldnameNode)):
+                    ctx.problem(node.startchar, f"{node.rel!r} needs a field before it")
+        for node in opened:
+            ctx.problem(node.startchar, "unclosed '('")
+
+    def _operators(self, nodes):
+        ctx = self.ctx
+        while True:
+            bad = None
+            solid = [n for n in nodes if not n.is_ws()]
+            for k, node in enumerate(solid):
+                if not isinstance(node, syntax.Operator):
+                    continue
+                left = solid[k - 1] if k else None
+                right = solid[k + 1] if k + 1 < len(solid) else None
+                name = node.text.strip()
+                if isinstance(node, syntax.InfixOperator) and (
+                    left is None or isinstance(left, (syntax.Operator, _OPEN))
+                ):
+                    bad = (node, f"{name!r} has nothing before it")
+                elif right is None or isinstance(right, (syntax.InfixOperator, _CLOSE)):
+                    bad = (node, f"{name!r} has nothing after it")
+                elif isinstance(right, syntax.PrefixOperator) and isinstance(
+                    node, syntax.PrefixOperator
+                ):
+                    bad = (node, f"{name!r} is followed by another {name!r}")
+                if bad:
+                    break
+            if bad is None:
+                return nodes
+            node, what = bad
+            ctx.problem(node.startchar, what)
+            nodes = [n for n in nodes if n is not node]
+
+
+def _is_shouted_question(text: str) -> bool:
+    """All capitals and at least three words besides operators: a question, not boolean logic."""
+    if any(ch.islower() for ch in text):
+        return False
+    words = [w for w in re.findall(r"[^\W\d_]+", text) if w not in _OPERATOR_WORDS]
+    return len(words) >= 3
+
+
+def _edge(node) -> bool:
+    return node is None or node.is_ws() or isinstance(node, (_OPEN, _CLOSE))
+
+
+def _at(node, offset: int) -> int | None:
+    start = getattr(node, "startchar", None)
+    return None if start is None else start + offset
+
+
+def _word(node, text: str) -> syntax.WordNode:
+    word = syntax.WordNode(text)
+    word.startchar = getattr(node, "startchar", None)
+    word.endchar = getattr(node, "endchar", None)
+    return word
+
+
+class _DateNode(syntax.SyntaxNode):
+    """A `date:` clause, already parsed into a period."""
+
+    has_fieldname = True
+    has_boost = False
+
+    def __init__(self, start: datetime | None, end: datetime | None) -> None:
+        self.fieldname = "date"
+        self.start = start
+        self.end = end
+
+    def r(self):
+        return f"date[{self.start} .. {self.end}]"
+
+    def query(self, parser):
+        q = period_query(self.start, self.end)
+        return q if q is not None else wq.Every()
+
+
+class _DatePlugin(qparser.Plugin):
+    """Turns `date:` nodes into period queries (after fields are set, before multifield)."""
+
+    def __init__(self, ctx: _Context) -> None:
+        self.ctx = ctx
+
+    def filters(self, parser):
+        return [(self.dates, 105)]
+
+    def dates(self, parser, group):
+        for i, node in enumerate(group):
+            if isinstance(node, syntax.GroupNode):
+                group[i] = self.dates(parser, node)
+            elif getattr(node, "fieldname", None) == "date" and not isinstance(node, _DateNode):
+                group[i] = self._convert(node)
+        return group
+
+    def _convert(self, node) -> syntax.SyntaxNode:
+        now = self.ctx.now
+        if isinstance(node, syntax.RangeNode):
+            start = end = None
+            if node.start:
+                span = parse_when(node.start, now=now)
+                start = span.end + timedelta(microseconds=1) if node.startexcl else span.start
+            if node.end:
+                span = parse_when(node.end, now=now)
+                end = span.start - timedelta(microseconds=1) if node.endexcl else span.end
+            if start is not None and end is not None and start > end:
+                raise DateError(f"{node.start} to {node.end}", "the range ends before it starts")
+            out = _DateNode(start, end)
+        elif node.has_text:
+            span = parse_when(node.text, now=now)
+            out = _DateNode(span.start, span.end)
+        else:
+            raise DateError(type(node).__name__, "not a date")
+        out.startchar = getattr(node, "startchar", None)
+        out.endchar = getattr(node, "endchar", None)
+        return out
