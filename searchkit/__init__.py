@@ -1,7 +1,19 @@
-"""searchkit: full-text search for a folder of news articles."""
+"""searchkit: full-text search for a folder of news articles.
 
-from .dates import PartialDate
-from .documents import Document, ParseResult, Problem
+    import searchkit
+    with searchkit.Index("index") as ix:
+        ix.update(["corpus"])
+        results = ix.search("lockdown italy", facets=["year"])
+
+The public names are listed in `__all__`. They are imported on first use (PEP 562), so that
+`searchkit search` does not pay for the indexer, YAML or watchdog at start-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from .errors import (
     CorpusNotFound,
     DateError,
@@ -17,39 +29,75 @@ from .errors import (
     UsageError,
     WatcherRunning,
 )
-from .index import FieldStats, Index, IndexStats
-from .indexer import UpdateReport
-from .query import DateSpan
-from .search import FacetCount, Hit, Results, ScorePart, Snippet
-from .watch import Watcher
+
+_LAZY = {
+    "PartialDate": "dates",
+    "Document": "documents",
+    "ParseResult": "documents",
+    "Problem": "documents",
+    "FieldStats": "index",
+    "Index": "index",
+    "IndexStats": "index",
+    "UpdateReport": "indexer",
+    "DateSpan": "query",
+    "FacetCount": "search",
+    "Hit": "search",
+    "Results": "search",
+    "ScorePart": "search",
+    "Snippet": "search",
+    "Watcher": "watch",
+}
 
 __all__ = [
-    "DateSpan",
-    "FacetCount",
-    "Hit",
-    "Results",
-    "ScorePart",
-    "Snippet",
-    "FieldStats",
-    "Index",
-    "IndexStats",
-    "UpdateReport",
-    "Watcher",
     "CorpusNotFound",
     "DateError",
+    "DateSpan",
     "Document",
     "DocumentError",
     "DocumentNotFound",
+    "FacetCount",
+    "FieldStats",
+    "Hit",
+    "Index",
     "IndexCorrupt",
     "IndexLocked",
     "IndexNotFound",
+    "IndexStats",
     "IndexWriteError",
     "NotAnIndex",
     "ParseResult",
     "PartialDate",
     "Problem",
     "QuerySyntaxError",
+    "Results",
+    "ScorePart",
     "SearchkitError",
+    "Snippet",
+    "UpdateReport",
     "UsageError",
+    "Watcher",
     "WatcherRunning",
 ]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'searchkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from .dates import PartialDate
+    from .documents import Document, ParseResult, Problem
+    from .index import FieldStats, Index, IndexStats
+    from .indexer import UpdateReport
+    from .query import DateSpan
+    from .search import FacetCount, Hit, Results, ScorePart, Snippet
+    from .watch import Watcher

@@ -14,8 +14,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-import yaml
-
 from .dates import PartialDate
 from .errors import DateError
 
@@ -102,19 +100,29 @@ _HEADER_FIELDS = {
 }
 
 
-class _FrontMatterLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+@functools.lru_cache(maxsize=1)
+def _front_matter_loader():
     """`yaml.safe_load` (libyaml's when built in), except that an impossible timestamp such as
-    `date: 2020-02-30` stays text: one bad value must not cost the whole front matter."""
+    `date: 2020-02-30` stays text: one bad value must not cost the whole front matter.
 
+    Built on first use: PyYAML is only needed for front matter, and `searchkit search` starts
+    faster without it."""
+    import yaml
 
-def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> object:
-    try:
-        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
-    except ValueError:
-        return loader.construct_scalar(node)
+    class FrontMatterLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        pass
 
+    def construct_timestamp(loader, node) -> object:
+        try:
+            return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+        except ValueError:
+            return loader.construct_scalar(node)
 
-_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+    FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", construct_timestamp)
+    FrontMatterLoader.load_yaml = staticmethod(
+        lambda text: yaml.load(text, Loader=FrontMatterLoader)
+    )
+    return FrontMatterLoader
 
 
 @functools.lru_cache(maxsize=4096)
@@ -285,7 +293,8 @@ class _Reader:
         try:
             # PyYAML's constructors raise assorted builtin errors (an integer of 5,000 digits
             # is a ValueError), not only YAMLError: any of them means the block is unusable.
-            record = yaml.load("\n".join(lines[1:close]), Loader=_FrontMatterLoader)
+            loader = _front_matter_loader()
+            record = loader.load_yaml("\n".join(lines[1:close]))
         except Exception as exc:
             first = str(exc).strip().partition("\n")[0][:120]
             self.problem(f"bad YAML front matter ({first}), read as plain text", skipped=False)

@@ -7,14 +7,17 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from whoosh import query as wq
 
 from .corpus import DEFAULT_MAX_FILE_SIZE
 from .documents import Document
-from .indexer import Indexer, ProblemCallback, ProgressCallback, UpdateReport
 from .schema import DATE_FACETS, is_metadata_field
 from .store import IndexDirectory
+
+if TYPE_CHECKING:
+    from .indexer import Indexer, ProblemCallback, ProgressCallback, UpdateReport
 
 #: Where the index lives unless told otherwise.
 INDEX_ENV = "SEARCHKIT_INDEX"
@@ -103,6 +106,9 @@ class Index:
     # -- writing -----------------------------------------------------------------------------
 
     def _indexer(self) -> Indexer:
+        # Imported here: searching never needs the indexer (nor YAML, which it pulls in).
+        from .indexer import Indexer
+
         return Indexer(self._directory, lock_timeout=self.lock_timeout)
 
     def update(
