@@ -5,16 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
+from conftest import REUTERS, SHARED, needs_shared
 
 from searchkit import Index
 from searchkit.store import IndexDirectory
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CORPORA = SHARED / "corpora"
-needs_shared = pytest.mark.skipif(
-    not SHARED.exists(), reason="../shared (real corpora) is not present"
-)
 
 
 def stored_ids(index_path: Path) -> list[str]:
@@ -67,15 +63,14 @@ def test_20news_folder_indexes_every_post(tmp_path):
 
 
 @needs_shared
-def test_reuters_jsonl_indexes_every_article_with_its_facets(tmp_path):
-    path = CORPORA / "reuters21578" / "reuters.jsonl"
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    with Index(tmp_path / "idx") as ix:
-        report = ix.update([path])
+def test_reuters_jsonl_indexes_every_article_with_its_facets(reuters_index):
+    records = [json.loads(line) for line in REUTERS.read_text(encoding="utf-8").splitlines()]
+    with Index(reuters_index) as ix:  # built once per session by conftest
         stats = ix.stats()
-    assert report.documents == report.added == len(records) == 21578
-    assert report.skipped == 0
-    assert sorted(stored_ids(tmp_path / "idx")) == sorted(r["id"] for r in records)
+        rerun = ix.update([REUTERS])
+    assert stats.documents == len(records) == 21578
+    assert (rerun.unchanged, rerun.skipped, rerun.changed) == (21578, 0, False)
+    assert sorted(stored_ids(reuters_index)) == sorted(r["id"] for r in records)
     distinct = {f.name: f.distinct for f in stats.fields}
     for facet in ("topics", "places", "people", "orgs", "exchanges"):
         values = {v.lower() for r in records for v in r[facet] if v.strip()}
