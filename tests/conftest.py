@@ -3,12 +3,15 @@ documents, and the real data beside the project (`../shared`), skipped when it i
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from searchkit import Document, Index
+from searchkit.store import IndexDirectory
 
 #: Read-only real data (corpora, judged collections) beside the project.
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -60,3 +63,23 @@ def reuters_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with Index(path) as index:
         index.update([REUTERS])
     return path
+
+
+@contextmanager
+def write_lock_held_elsewhere(index_path: Path) -> Iterator[None]:
+    """For the block, another thread holds the index's write lock (as another writer would)."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with IndexDirectory(index_path).write_lock(timeout=1):
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(5), "the lock could not be taken"
+        yield
+    finally:
+        release.set()
+        thread.join()

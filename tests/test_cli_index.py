@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import write_lock_held_elsewhere
 
 from searchkit.cli import EXIT_ERROR, EXIT_LOCKED, cli
-from searchkit.store import IndexDirectory
 
 ARTICLES = {
     "world/rome.txt": " date 2020-03-14 Rome sings from balconies. Neighbours sang together.\n",
@@ -108,21 +107,8 @@ def test_bad_option_values_are_usage_errors(runner, corpus, tmp_path):
 def test_locked_index_has_its_own_exit_code(runner, corpus, tmp_path):
     index = tmp_path / "idx"
     run(runner, "index", str(corpus), "--index", str(index))
-    holding, release = threading.Event(), threading.Event()
-
-    def hold():
-        with IndexDirectory(index).write_lock(timeout=1):
-            holding.set()
-            release.wait(10)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    try:
-        assert holding.wait(5)
+    with write_lock_held_elsewhere(index):
         result = run(runner, "index", "--index", str(index), "--lock-timeout", "0.2")
-    finally:
-        release.set()
-        t.join()
     assert result.exit_code == EXIT_LOCKED
     assert result.stderr.startswith(f"Error: index at {index} is locked by another writer")
 

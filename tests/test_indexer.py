@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from conftest import write_lock_held_elsewhere
 
 from searchkit import Document, Index, IndexLocked
 from searchkit import indexer as indexer_module
@@ -209,18 +209,7 @@ def test_second_writer_waits_then_fails_with_index_locked(tmp_path):
     corpus.write_text_article("a.txt", "A", "body")
     index_path = tmp_path / "index"
     Index(index_path).update([corpus.root])
-    holding = threading.Event()
-    release = threading.Event()
-
-    def hold():
-        with IndexDirectory(index_path).write_lock(timeout=1):
-            holding.set()
-            release.wait(10)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    try:
-        assert holding.wait(5)
+    with write_lock_held_elsewhere(index_path):
         started = time.monotonic()
         with pytest.raises(IndexLocked) as info:
             Index(index_path, lock_timeout=0.3).update()
@@ -229,9 +218,6 @@ def test_second_writer_waits_then_fails_with_index_locked(tmp_path):
         assert str(index_path) in str(info.value)
         # Readers are never blocked by the writer.
         assert set(indexed(index_path)) == {"a.txt"}
-    finally:
-        release.set()
-        t.join()
     # Once the lock is free the next writer proceeds.
     assert Index(index_path, lock_timeout=0).update().unchanged == 1
 
