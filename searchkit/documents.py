@@ -10,6 +10,7 @@ import functools
 import json
 import os.path
 import re
+import reprlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -345,6 +346,9 @@ class _Reader:
         if not isinstance(value, list):
             self.problem("JSON is neither an object nor an array of objects", skipped=True)
             return []
+        if not value:
+            self.problem("empty JSON array", skipped=True)
+            return []
         documents = []
         seen: dict[str, str] = {}
         for position, item in enumerate(value, 1):
@@ -633,6 +637,14 @@ def _shorten(text: str, limit: int = _TITLE_LIMIT) -> str:
     return text[:cut].rstrip(" ,;:-–—") + "…"
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 2
+_REPR.maxstring = 78
+_REPR.maxother = 78
+
+
 def _short_repr(value: object) -> str:
-    text = repr(value)
+    # reprlib stops early: a plain repr() of a YAML alias bomb ("billion laughs") would build
+    # gigabytes of text just to show its first 80 characters.
+    text = _REPR.repr(value)
     return text if len(text) <= 80 else text[:79] + "…"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import clean_files
-from whoosh.writing import LockError, SegmentWriter
+from whoosh.writing import SegmentWriter
 
 from .corpus import (
     DEFAULT_MAX_FILE_SIZE,
@@ -36,7 +36,7 @@ from .corpus import (
     split_signature,
 )
 from .documents import Document, Problem, parse_file
-from .errors import IndexCorrupt, IndexLocked, IndexWriteError
+from .errors import IndexCorrupt, IndexWriteError
 from .schema import start_spelling_segment, whoosh_fields
 from .store import IndexDirectory, IndexMeta
 
@@ -163,7 +163,9 @@ class Manifest:
         path = os.path.join(folder, self.filename(generation))
         tmp = path + f".{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, separators=(",", ":"))  # ASCII: paths may hold surrogates
+            # json.dumps, not json.dump: dump streams through the pure-Python encoder (measured
+            # 0.6 s for the 20k-file 20news manifest). ASCII: paths may hold surrogates.
+            f.write(json.dumps(data, separators=(",", ":")))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -388,8 +390,8 @@ class Indexer:
             meta, ix, manifest = self._open_for_write()
             try:
                 writer = ix.writer(limitmb=WRITER_LIMIT_MB)
-            except LockError:
-                raise IndexLocked(self.directory.path, 0) from None
+            except OSError as exc:
+                raise IndexWriteError(self.directory.path, exc.strerror or str(exc)) from None
             try:
                 self._save_manifest(manifest, ix.storage.folder, writer.generation)
             except BaseException:
@@ -492,6 +494,10 @@ class Indexer:
                 # indexed yet, which the next run fills, never documents of an unknown root.
                 directory.write_meta(IndexMeta(current=meta.current, roots=new_roots))
             self._commit(ix, plan, workers=workers, progress=progress)
+            # A killed or failed rebuild leaves a half-built generation (numbered above the
+            # live one) that would hold its disk space until the next rebuild.
+            older = [g for g in directory.generations() if g < meta.current]
+            directory.remove_stale_generations({meta.current, *older[-1:]})
         return self._report(plan, problems, started, ix=ix, dry_run=False, rebuilt=rebuild)
 
     def _plan(
@@ -607,13 +613,12 @@ class Indexer:
             ):
                 self._save_manifest(plan.manifest, folder, ix.latest_generation())
             return
-        start_spelling_segment()
         try:
             writer = ix.writer(limitmb=WRITER_LIMIT_MB)
-        except LockError:
-            raise IndexLocked(self.directory.path, 0) from None
         except OSError as exc:
             raise IndexWriteError(self.directory.path, exc.strerror or str(exc)) from None
+        parallel = workers > 1 and len(plan.to_add) >= PARALLEL_WRITE_THRESHOLD
+        start_spelling_segment()
         try:
             if plan.to_delete:
                 # One searcher for all deletions: update_document would reopen a reader per
@@ -624,7 +629,7 @@ class Indexer:
                         writer.delete_by_term("id", doc_id, searcher=searcher)
                 finally:
                     searcher.close()
-            if workers > 1 and len(plan.to_add) >= PARALLEL_WRITE_THRESHOLD:
+            if parallel:
                 new_segments = _write_segments_in_parallel(folder, plan.to_add, workers, progress)
             else:
                 new_segments = []

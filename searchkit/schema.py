@@ -77,7 +77,7 @@ _spelling_state = threading.local()
 
 def start_spelling_segment() -> None:
     """Forget the spelling words posted so far: call before each new writer (segment)."""
-    _spelling_state.seen = set()
+    _spelling_state.seen = {}
 
 
 class SpelledText(TEXT):
@@ -89,9 +89,10 @@ class SpelledText(TEXT):
     """
 
     def spellable_words(self, value):
-        seen = getattr(_spelling_state, "seen", None)
-        if seen is None:
-            seen = _spelling_state.seen = set()
+        if getattr(_spelling_state, "seen", None) is None:
+            start_spelling_segment()
+        # One set per field: a word first met in a title must still reach the body's list.
+        seen = _spelling_state.seen.setdefault(id(self), set())
         words = set(_WORD.findall(value.lower())) - seen
         seen.update(words)
         return sorted(words)

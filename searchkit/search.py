@@ -45,7 +45,7 @@ from whoosh.matching.wrappers import FilterMatcher
 from whoosh.util.numeric import byte_to_length
 
 from .dates import PartialDate
-from .errors import DocumentNotFound, UsageError
+from .errors import DocumentNotFound, IndexCorrupt, UsageError
 from .query import (
     ParsedQuery,
     PeriodQuery,
@@ -279,13 +279,25 @@ class SearchState:
                     return self._searcher
             except OSError:
                 pass  # the generation's folder went away under us: open the live one
-        if meta.current != self._generation or self._ix is None:
-            self._ix = self._directory.open_generation(meta.current)
-            # Whoosh would map each segment file and copy it whole into a BytesIO (measured
-            # on Reuters: 70 ms to open and +170 MB); plain reads search as fast.
-            self._ix.storage.supports_mmap = False
+        reopen = meta.current != self._generation or self._ix is None
+        for attempt in range(3):
+            if reopen:
+                # The pointer is read again with the open: rebuilds may have swapped it (and
+                # removed the generation read above) meanwhile.
+                meta, self._ix = self._directory.open_current()
+                # Whoosh would map each segment file and copy it whole into a BytesIO
+                # (measured on Reuters: 70 ms to open and +170 MB); plain reads search as fast.
+                self._ix.storage.supports_mmap = False
+            try:
+                searcher = self._ix.searcher(weighting=self._weighting)
+                break
+            except (OSError, IndexCorrupt):
+                # The generation went away between reading the pointer and opening it.
+                if attempt == 2:
+                    raise
+                reopen = True
         old = self._searcher
-        self._adopt(self._ix.searcher(weighting=self._weighting), meta.current)
+        self._adopt(searcher, meta.current)
         if old is not None:
             old.close()
         return self._searcher

@@ -19,6 +19,9 @@ import fcntl
 import json
 import os
 import shutil
+import signal
+import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,24 +47,53 @@ GEN_PREFIX = "gen-"
 #: Names that may sit in an index directory that has never been written (a fresh checkout).
 _IGNORABLE = {".gitignore", ".gitkeep", ".DS_Store"}
 
-#: Descriptors of the lock files this process holds. A forked child (a reading pool worker,
-#: a Whoosh sub-writer) shares the flock through its copy of the descriptor; if the parent is
-#: killed while the child lives on, that copy would keep the index locked for good (measured:
-#: orphaned pool workers of a `kill -9`ed `searchkit index` block every later run). So each
-#: child closes its copies at once; closing does not release the parent's lock, unlocking would.
-_HELD_LOCK_FDS: set[int] = set()
+#: Lock files this process holds: descriptor -> ident of the thread that took the lock.
+#: A child forked meanwhile (a reading pool worker, a Whoosh sub-writer) shares each flock
+#: through its copy of the descriptor, and Whoosh's own MAIN_WRITELOCK the same way. Measured:
+#: after a `kill -9` of the main process of `searchkit index`, its workers live on, orphaned
+#: and blocked on their job queues for good, and every later run fails as "locked". So every
+#: child closes its copies of our locks (closing does not release the parent's lock; unlocking
+#: would), and a child forked by a thread that holds a lock - the writer's own workers - asks
+#: the kernel (Linux) to kill it when that thread dies: the lock never outlives the writer.
+_HELD_LOCKS: dict[int, int] = {}
+_fork_parent = 0
 
 
-def _close_inherited_locks() -> None:
-    for fd in _HELD_LOCK_FDS:
+def _before_fork() -> None:
+    global _fork_parent
+    _fork_parent = os.getpid()
+
+
+def _after_fork_in_child() -> None:
+    if not _HELD_LOCKS:
+        return
+    # The child's one thread is the copy of the thread that forked, with the same ident.
+    forked_by_holder = threading.get_ident() in _HELD_LOCKS.values()
+    for fd in _HELD_LOCKS:
         try:
             os.close(fd)
         except OSError:
             pass
-    _HELD_LOCK_FDS.clear()
+    _HELD_LOCKS.clear()
+    if forked_by_holder and _set_parent_death_signal(signal.SIGKILL):
+        if os.getppid() != _fork_parent:
+            os._exit(1)  # the parent died before the signal was armed
 
 
-os.register_at_fork(after_in_child=_close_inherited_locks)
+def _set_parent_death_signal(signum: int) -> bool:
+    """Linux `prctl(PR_SET_PDEATHSIG)`; False where it is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(1, signum, 0, 0, 0) == 0  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return False
+
+
+os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
 @dataclass(frozen=True)
@@ -131,16 +163,34 @@ class IndexDirectory:
         return os.path.join(self.path, name)
 
     def open_generation(self, name: str):
-        """The Whoosh index of a generation; raises `IndexCorrupt` if it cannot be opened."""
+        """The Whoosh index of a generation; raises `IndexCorrupt` if it cannot be opened.
+
+        Whoosh reads segment files only when a reader, searcher or writer is opened; the index
+        returned turns a damaged segment met then into `IndexCorrupt` as well.
+        """
         folder = self.generation_path(name)
         try:
-            return whoosh_index.open_dir(folder)
+            ix = FileStorage(folder).open_index(indexclass=GenerationIndex)
         except Exception as exc:  # Whoosh raises many kinds here: EmptyIndexError, IOError, ...
             raise IndexCorrupt(self.path, f"{name}: {type(exc).__name__}: {exc}") from None
+        ix.index_path, ix.generation_name = self.path, name
+        return ix
 
     def open_current(self):
-        """(meta, the live Whoosh index)."""
+        """(meta, the live Whoosh index).
+
+        A rebuild that swaps the pointer may remove the generation it replaced just as it is
+        being opened: then the pointer is read again and the new live generation opened.
+        """
         meta = self.read_meta()
+        for _ in range(5):
+            try:
+                return meta, self.open_generation(meta.current)
+            except IndexCorrupt:
+                again = self.read_meta()
+                if again.current == meta.current:
+                    raise
+                meta = again
         return meta, self.open_generation(meta.current)
 
     # -- writing -----------------------------------------------------------------------------
@@ -174,9 +224,10 @@ class IndexDirectory:
         folder = self.generation_path(name)
         try:
             os.makedirs(folder)
-            ix = FileStorage(folder).create_index(build_schema())
+            ix = FileStorage(folder).create_index(build_schema(), indexclass=GenerationIndex)
         except OSError as exc:
             raise IndexWriteError(self.path, exc.strerror or str(exc)) from None
+        ix.index_path, ix.generation_name = self.path, name
         return name, ix
 
     def generations(self) -> list[str]:
@@ -231,6 +282,7 @@ class IndexDirectory:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise IndexWriteError(self.path, exc.strerror or str(exc)) from None
+        locked = False
         try:
             deadline = time.monotonic() + max(0.0, timeout)
             while True:
@@ -243,7 +295,8 @@ class IndexDirectory:
                     if time.monotonic() >= deadline:
                         raise IndexLocked(self.path, timeout) from None
                     time.sleep(0.05)
-            _HELD_LOCK_FDS.add(fd)
+            locked = True
+            _HELD_LOCKS[fd] = threading.get_ident()
             try:
                 os.ftruncate(fd, 0)
                 os.write(fd, f"{os.getpid()}\n".encode())
@@ -251,8 +304,62 @@ class IndexDirectory:
                 pass  # the pid is only informative; the flock is the lock
             yield
         finally:
-            _HELD_LOCK_FDS.discard(fd)
-            os.close(fd)  # closing releases the flock
+            # In a child forked inside this block the descriptor is already closed (and its
+            # number may be reused): only the process that took the lock closes it.
+            if not locked or _HELD_LOCKS.pop(fd, None) is not None:
+                os.close(fd)  # closing releases the flock
+
+
+class GenerationIndex(whoosh_index.FileIndex):
+    """The Whoosh index of one generation, whose readers and writers fail as `IndexCorrupt`
+    (one line and a hint at the command line) when a segment file is damaged or missing,
+    instead of Whoosh's EOFError, struct.error, UnpicklingError, FileNotFoundError, ..."""
+
+    index_path = ""
+    generation_name = ""
+
+    def reader(self, reuse=None):
+        """A reader of the committed segments; raises `IndexCorrupt` if one cannot be read."""
+        try:
+            return super().reader(reuse=reuse)
+        except OSError as exc:
+            if not os.path.isdir(self.storage.folder):
+                raise  # the generation was replaced and removed meanwhile: not damage
+            raise self._corrupt(exc) from None
+        except MemoryError:
+            raise
+        except Exception as exc:
+            raise self._corrupt(exc) from None
+
+    def writer(self, procs=1, **kwargs):
+        """A writer; the segments are checked first, so that damage fails here, not mid-write.
+
+        Without Whoosh's own MAIN_WRITELOCK: searchkit's write lock (`IndexDirectory.
+        write_lock`) already keeps writers apart, and Whoosh leaks its lock when a writer
+        fails while it starts (a full disk): as long as anything holds on to that exception
+        (a REPL's `sys.last_value`, a test's `pytest.raises`, a log record), every later
+        update of the process failed as "locked by another writer".
+        """
+        from whoosh.writing import SegmentWriter
+
+        if procs > 1:
+            raise ValueError("searchkit writes in parallel itself (indexer.py), not via MpWriter")
+        self.reader().close()
+        return SegmentWriter(self, _lk=False, **kwargs)
+
+    def _corrupt(self, exc: Exception) -> IndexCorrupt:
+        kind = type(exc).__name__
+        if type(exc).__module__ != "builtins":
+            kind = f"{type(exc).__module__}.{kind}"  # struct.error, zlib.error, ...
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        where = f": {exc.filename}" if isinstance(exc, OSError) and exc.filename else ""
+        error = IndexCorrupt(
+            self.index_path or self.storage.folder,
+            f"{self.generation_name or self.storage.folder}: {kind}: {detail}{where}",
+        )
+        if isinstance(exc, PermissionError):
+            error.hint = "check who may read the index folder"
+        return error
 
 
 def _ours_or_ignorable(name: str) -> bool:

@@ -346,3 +346,19 @@ def test_each_bad_input_is_named_once_and_the_rest_is_indexed(tmp_path, monkeypa
     assert set(docs) == {"good.txt", "latin1.txt", "f1", "f3", "post.eml"}
     assert docs["latin1.txt"][0] == "Café news"
     assert not any("secret" in body for _, body, _ in docs.values())
+
+
+def test_an_update_removes_the_half_built_generation_of_a_killed_rebuild(tmp_path):
+    corpus = Corpus(tmp_path / "corpus")
+    corpus.write_text_article("a.txt", "A", "alpha")
+    index_path = tmp_path / "index"
+    with Index(index_path) as ix:
+        ix.update([corpus.root])
+        ix.update(rebuild=True)  # gen 2 live, gen 1 kept for old searchers
+        directory = IndexDirectory(index_path)
+        live = directory.read_meta().current
+        half_built = directory.generation_path("gen-000009")
+        os.makedirs(half_built)  # what a rebuild killed mid-way leaves
+        (Path(half_built) / "MAIN_x.seg").write_bytes(b"partial")
+        ix.update()
+    assert directory.generations() == ["gen-000001", live]
