@@ -396,11 +396,7 @@ class SearchState:
         from .documents import Document
 
         with self._lock:
-            searcher = self._current()
-            docnum = searcher.document_number(id=doc_id)
-            if docnum is None:
-                raise DocumentNotFound(doc_id)
-            stored = searcher.stored_fields(docnum)
+            _, stored = _stored_document(self._current(), doc_id)
         date_text = stored.get("date_text")
         return Document(
             id=stored["id"],
@@ -419,10 +415,7 @@ class SearchState:
         limit = _positive(limit, "limit")
         with self._lock:
             searcher = self._current()
-            docnum = searcher.document_number(id=doc_id)
-            if docnum is None:
-                raise DocumentNotFound(doc_id)
-            stored = searcher.stored_fields(docnum)
+            docnum, stored = _stored_document(searcher, doc_id)
             source = f"{stored.get('title', '')}\n{stored.get('body', '')}"
             keys = searcher.key_terms_from_text("body", source, numterms=SIMILAR_TERMS)
             words = [wq.Term(f, t, boost=w) for t, w in keys for f in TEXT_FIELDS]
@@ -1107,3 +1100,11 @@ def _positive(value, name: str) -> int:
 
 def _with_time(results: Results, seconds: float) -> Results:
     return replace(results, seconds=seconds)
+
+
+def _stored_document(searcher, doc_id: str) -> tuple[int, dict]:
+    """(document number, stored fields) of an indexed document; `DocumentNotFound` if none."""
+    docnum = searcher.document_number(id=doc_id)
+    if docnum is None:
+        raise DocumentNotFound(doc_id)
+    return docnum, searcher.stored_fields(docnum)
