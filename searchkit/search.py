@@ -780,7 +780,7 @@ class SearchState:
         for leaf in _positive_leaves(q):
             try:
                 fieldname = leaf.field()
-            except (AttributeError, NotImplementedError):
+            except (AttributeError, NotImplementedError):  # Whoosh nodes without one field
                 continue
             if fieldname not in TEXT_FIELDS:
                 continue
