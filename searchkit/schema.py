@@ -13,6 +13,7 @@ from whoosh.analysis import (
     StemFilter,
     StopFilter,
 )
+from whoosh.analysis.filters import STOP_WORDS
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.support.charset import accent_map
 
@@ -93,7 +94,10 @@ class SpelledText(TEXT):
             start_spelling_segment()
         # One set per field: a word first met in a title must still reach the body's list.
         seen = _spelling_state.seen.setdefault(id(self), set())
-        words = set(_WORD.findall(value.lower())) - seen
+        # Stop words out: they are never worth suggesting, and a text of stop words only
+        # ("FROM") would give spelling words but no index terms, which Whoosh's add_document
+        # does not survive (its spelling loop reuses a variable only the term loop sets).
+        words = set(_WORD.findall(value.lower())) - STOP_WORDS - seen
         seen.update(words)
         return sorted(words)
 

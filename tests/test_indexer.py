@@ -362,3 +362,13 @@ def test_an_update_removes_the_half_built_generation_of_a_killed_rebuild(tmp_pat
         (Path(half_built) / "MAIN_x.seg").write_bytes(b"partial")
         ix.update()
     assert directory.generations() == ["gen-000001", live]
+
+
+def test_an_article_of_stop_words_only_is_indexed(tmp_path):
+    # Found by the long fuzz run: spelling words but no index terms crashed Whoosh's writer.
+    corpus = Corpus(tmp_path / "corpus")
+    corpus.write_text_article("a.txt", "FROM", "of the and")
+    corpus.write_text_article("b.txt", "Harbour news", "cranes")
+    with Index(tmp_path / "index") as ix:
+        assert ix.update([corpus.root]).added == 2
+    assert indexed(tmp_path / "index") == corpus.as_index_sees_it()
