@@ -39,6 +39,7 @@ from .documents import Document, Problem, parse_file
 from .errors import IndexCorrupt, IndexWriteError
 from .schema import start_spelling_segment, whoosh_fields
 from .store import IndexDirectory, IndexMeta
+from .whoosh_fixes import writer_codec
 
 #: `progress(phase, done, total)`: called while files are read and documents written.
 ProgressCallback = Callable[[str, int, int], None]
@@ -708,7 +709,7 @@ def _write_segment(task: tuple[str, list[Document]]):
     folder, documents = task
     ix = FileStorage(folder).open_index()
     start_spelling_segment()
-    writer = SegmentWriter(ix, _lk=False, limitmb=WRITER_LIMIT_MB)
+    writer = SegmentWriter(ix, _lk=False, codec=writer_codec(), limitmb=WRITER_LIMIT_MB)
     # Every writer of an index shares one temporary folder (Whoosh names it after the index),
     # so a worker must not destroy it: the parent's writer does when it finishes.
     try:

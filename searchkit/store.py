@@ -38,6 +38,7 @@ from .errors import (
     WatcherRunning,
 )
 from .schema import SCHEMA_VERSION, build_schema
+from .whoosh_fixes import writer_codec
 
 FORMAT = "searchkit-index"
 META_FILE = "searchkit.json"
@@ -345,7 +346,7 @@ class GenerationIndex(whoosh_index.FileIndex):
         if procs > 1:
             raise ValueError("searchkit writes in parallel itself (indexer.py), not via MpWriter")
         self.reader().close()
-        return SegmentWriter(self, _lk=False, **kwargs)
+        return SegmentWriter(self, _lk=False, codec=writer_codec(), **kwargs)
 
     def _corrupt(self, exc: Exception) -> IndexCorrupt:
         kind = type(exc).__name__
