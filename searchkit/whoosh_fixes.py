@@ -7,7 +7,10 @@ the Whoosh version is pinned exactly (pyproject.toml); re-measure before changin
 from __future__ import annotations
 
 from whoosh.codec import whoosh3
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+from whoosh.columns import NumericColumn
 from whoosh.filedb import structfile
+from whoosh.util.numeric import byte_to_length
 
 _MISSING = object()
 
@@ -26,6 +29,36 @@ def _cached_reader(self, fieldname, column):
 
 whoosh3.W3PerDocReader._cached_reader = _cached_reader
 
+
+_LENGTH_OF_BYTE = [byte_to_length(b) or None for b in range(256)]
+
+
+def _doc_field_length(self, docnum, fieldname, default=0):
+    # Writing a segment asks this for every posting (to keep each block's shortest and longest
+    # document), and Whoosh answers each time by slicing and unpacking one byte of the length
+    # column through three calls: 1.8 s of a 20 s profiled build of 3,000 Usenet posts. The
+    # column is read once per field instead; answers are Whoosh's own (None for zero).
+    if docnum > self._doccount:
+        raise IndexError(f"Asked for docnum {docnum!r} of {self._doccount}")
+    cache = self.__dict__.setdefault("_searchkit_lengths", {})
+    lengths = cache.get(fieldname)
+    if lengths is None:
+        reader = self._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+        if reader is None:
+            lengths = cache[fieldname] = False
+        elif isinstance(reader, NumericColumn.Reader) and reader._typecode == "B":
+            lengths = cache[fieldname] = reader._dbfile.get(reader._basepos, reader._count)
+        else:
+            lengths = cache[fieldname] = reader  # another layout: ask it each time
+    if lengths is False:
+        return default
+    if isinstance(lengths, bytes):
+        return _LENGTH_OF_BYTE[lengths[docnum]] if docnum < len(lengths) else None
+    lbyte = lengths[docnum]
+    return byte_to_length(lbyte) if lbyte else None
+
+
+whoosh3.W3PerDocReader.doc_field_length = _doc_field_length
 
 #: Posting lists shorter than this are kept inside the term's entry of the term table
 #: (`.trm`) instead of a zlib block of their own in the postings file (`.pst`).

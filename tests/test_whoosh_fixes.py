@@ -29,6 +29,7 @@ from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.filedb.compound import CompoundStorage
 from whoosh.filedb.structfile import BufferFile, StructFile
 from whoosh.qparser import QueryParser
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from searchkit import Document, Index, whoosh_fixes
 from searchkit.whoosh_fixes import INLINE_LIMIT, _ViewFile
@@ -223,6 +224,31 @@ def test_merge_with_a_deletion_keeps_inlined_postings_equal(twins):
     assert ("text", quokka.encode()) not in merged
     counts = inlined_terms(twins[0])
     assert counts["short"] > 0 and counts["long"] > 0
+
+
+def test_document_lengths_are_the_token_counts_whoosh_stores(twins):
+    """The column-at-once `doc_field_length` answers what Whoosh's byte per document encodes:
+    the document's token count, through Whoosh's lossy length byte (None for no tokens), in
+    every segment and after a merge; a document number past the segment still raises."""
+    for ix in twins:
+        for merged in (False, True):
+            if merged:
+                ix.writer(codec=whoosh_fixes.writer_codec()).commit(optimize=True)
+            with ix.reader() as reader:
+                stored = {docnum: fields["id"] for docnum, fields in reader.iter_docs()}
+                checked = 0
+                for leaf, base in reader.leaf_readers():
+                    perdoc = leaf._perdoc
+                    for docnum in range(leaf.doc_count_all()):
+                        count = len(tokens(TEXTS[stored[base + docnum]]))
+                        expected = byte_to_length(length_to_byte(count)) if count else None
+                        assert perdoc.doc_field_length(docnum, "text") == expected
+                        # Unscored fields have no length column: the default comes back.
+                        assert perdoc.doc_field_length(docnum, "tags", default=7) == 7
+                        checked += 1
+                    with pytest.raises(IndexError):
+                        perdoc.doc_field_length(leaf.doc_count_all() + 1, "text")
+                assert checked == len(DOCS)
 
 
 def expected_or(words: str) -> set[str]:
