@@ -35,13 +35,24 @@ class CorpusFile:
 
 def content_hash(data: bytes) -> str:
     """A short content hash: a rewrite with the same size and mtime is still seen."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return content_hasher(data).hexdigest()
+
+
+def content_hasher(data: bytes = b""):
+    """The hash object behind `content_hash`, to hash a file in parts."""
+    return hashlib.blake2b(data, digest_size=16)
 
 
 def split_signature(signature: str) -> tuple[str, str]:
     """(stat key, content hash) of a stored signature."""
     stat_key, _, digest = signature.rpartition(":")
     return stat_key, digest
+
+
+def size_of(stat_key: str) -> int:
+    """The file size a stat key records (0 for an empty or unknown key)."""
+    size = stat_key.partition(":")[0]
+    return int(size) if size.isdigit() else 0
 
 
 def _stat_key(st: os.stat_result) -> str:
@@ -103,7 +114,14 @@ def _walk_root(
 ) -> Iterator[CorpusFile]:
     real_root = os.path.realpath(root)
     if os.path.isfile(root):
-        yield from _file_entry(root, root, os.path.basename(root), "", max_file_size, problems)
+        try:
+            st = os.stat(root)
+        except OSError as exc:
+            problems.append(Problem(root, f"cannot read: {exc.strerror or exc}"))
+            return
+        item = _corpus_file(root, root, os.path.basename(root), "", st, max_file_size, problems)
+        if item is not None:
+            yield item
         return
     stack = [root]
     while stack:
@@ -113,8 +131,11 @@ def _walk_root(
         except OSError as exc:
             problems.append(Problem(folder, f"cannot list folder: {exc.strerror or exc}"))
             continue
+        # `path` is `root` + separator + the rest (scandir joins them): cheaper than relpath.
+        cut = len(root.rstrip(os.sep)) + 1
         for entry in entries:
-            if _hidden(entry.name):
+            name = entry.name
+            if _hidden(name):
                 continue
             path = entry.path
             if entry.is_symlink():
@@ -134,38 +155,40 @@ def _walk_root(
                 if path not in excluded:
                     stack.append(path)
                 continue
-            if is_corpus_documentation(entry.name):
+            if is_corpus_documentation(name):
                 problems.append(Problem(path, "corpus documentation (README/LICENSE), not read"))
                 continue
-            # `path` is `root` + separator + the rest (scandir joins them): cheaper than relpath.
-            rel = path[len(root.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
+            rel = path[cut:]
+            if os.sep != "/":
+                rel = rel.replace(os.sep, "/")
+            try:
+                st = entry.stat()  # one stat call, as os.stat, without re-parsing the path
+            except OSError as exc:
+                problems.append(Problem(path, f"cannot read: {exc.strerror or exc}"))
+                continue
             folder_rel = rel.rpartition("/")[0]
-            yield from _file_entry(path, root, rel, folder_rel, max_file_size, problems)
+            item = _corpus_file(path, root, rel, folder_rel, st, max_file_size, problems)
+            if item is not None:
+                yield item
 
 
-def _file_entry(
-    path: str, root: str, id_base: str, folder: str, max_file_size: int, problems: list[Problem]
-) -> Iterator[CorpusFile]:
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        problems.append(Problem(path, f"cannot read: {exc.strerror or exc}"))
-        return
+def _corpus_file(
+    path: str,
+    root: str,
+    id_base: str,
+    folder: str,
+    st: os.stat_result,
+    max_file_size: int,
+    problems: list[Problem],
+) -> CorpusFile | None:
     if not stat_module.S_ISREG(st.st_mode):
-        return  # sockets, fifos, devices: reading could block or never end
+        return None  # sockets, fifos, devices: reading could block or never end
     if st.st_size > max_file_size:
         problems.append(
             Problem(path, f"file is {st.st_size:,} bytes, over the {max_file_size:,}-byte limit")
         )
-        return
-    yield CorpusFile(
-        path=path,
-        root=root,
-        id_base=id_base,
-        folder=folder,
-        size=st.st_size,
-        stat_key=_stat_key(st),
-    )
+        return None
+    return CorpusFile(path, root, id_base, folder, st.st_size, _stat_key(st))
 
 
 def printable_path(path: str) -> str:

@@ -52,6 +52,8 @@ class ParseResult:
 
     documents: tuple[Document, ...]
     problems: tuple[Problem, ...] = ()
+    #: For `parse_appended_lines`: every id the new records name, documents or not.
+    claimed_ids: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 #: Field names the schema owns; a metadata key with one of these names becomes `meta_<name>`.
@@ -160,6 +162,44 @@ def parse_file(data: bytes, *, path: str, id_base: str, folder: str) -> ParseRes
     return ParseResult(tuple(documents), tuple(reader.problems))
 
 
+#: Extensions whose files are always JSON Lines: the only ones a sync can read by their tail.
+JSON_LINES_EXTENSIONS = (".jsonl", ".ndjson")
+
+
+def parse_appended_lines(
+    data: bytes, old_size: int, *, path: str, id_base: str, folder: str
+) -> ParseResult | None:
+    """The documents of the lines appended to a JSON Lines file read before at `old_size` bytes.
+
+    `data` is the whole file; the caller has checked that its first `old_size` bytes are the
+    file as it was read before. The result is what reading the whole file gives for the new
+    lines (ids, line numbers in messages), or None when only a whole read gives that: not a
+    JSON Lines file, the old end was not the end of a line, a file short enough that the
+    binary check still sees the new bytes, or new bytes that are not UTF-8 (the whole file
+    would be decoded with a fallback).
+    """
+    if os.path.splitext(path)[1].lower() not in JSON_LINES_EXTENSIONS:
+        return None
+    # The binary check samples the first 8 KB after a byte order mark.
+    sampled = _BINARY_SAMPLE + (len(_BOM) if data.startswith(_BOM) else 0)
+    if old_size < sampled or len(data) <= old_size or data[old_size - 1] != 0x0A:
+        return None
+    try:
+        text = data[old_size:].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    # Line numbers as `read` counts them: `_clean` turns a lone CR into a line break too.
+    crs = data.count(b"\r", 0, old_size)
+    lines_before = data.count(b"\n", 0, old_size) + crs - (crs and data.count(b"\r\n", 0, old_size))
+    reader = _Reader(path=path, id_base=_safe_id(id_base), folder=_safe_id(folder or ""))
+    reader.claimed_ids = set()
+    try:
+        documents = reader.read_json_lines(_clean(text), first_line=lines_before + 1)
+    except Exception:  # noqa: BLE001 - the whole-file read reports it properly
+        return None
+    return ParseResult(tuple(documents), tuple(reader.problems), frozenset(reader.claimed_ids))
+
+
 class _Reader:
     """The state of reading one file: where it is, and the problems met so far."""
 
@@ -168,6 +208,7 @@ class _Reader:
         self.id_base = id_base
         self.folder = folder
         self.problems: list[Problem] = []
+        self.claimed_ids: set[str] | None = None  # collected only when a caller asks
 
     def problem(self, reason: str, *, skipped: bool, where: str | None = None) -> None:
         self.problems.append(Problem(where or self.path, reason, skipped))
@@ -177,7 +218,7 @@ class _Reader:
         if text is None:
             return []
         ext = os.path.splitext(self.path)[1].lower()
-        if ext in (".jsonl", ".ndjson"):
+        if ext in JSON_LINES_EXTENSIONS:
             return self.read_json_lines(text)
         if ext == ".json":
             return self.read_json(text)
@@ -361,10 +402,10 @@ class _Reader:
                 documents.append(document)
         return documents
 
-    def read_json_lines(self, text: str) -> list[Document]:
+    def read_json_lines(self, text: str, *, first_line: int = 1) -> list[Document]:
         documents = []
         seen: dict[str, str] = {}
-        for number, line in enumerate(text.split("\n"), 1):
+        for number, line in enumerate(text.split("\n"), first_line):
             if not line.strip():
                 continue
             where = f"{self.path}:{number}"
@@ -392,6 +433,8 @@ class _Reader:
         raw_id = fields.take(("id",))
         doc_id = _safe_id(str(raw_id).strip()) if _is_scalar(raw_id) else ""
         doc_id = doc_id or default_id
+        if self.claimed_ids is not None:
+            self.claimed_ids.add(doc_id)
         if doc_id in seen:
             reason = f"duplicate id {doc_id!r} (first at {seen[doc_id]}), skipped"
             self.problem(reason, skipped=True, where=where)

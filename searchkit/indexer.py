@@ -28,14 +28,16 @@ from .corpus import (
     CorpusFile,
     OutsideRoot,
     content_hash,
+    content_hasher,
     is_under,
     printable_path,
     read_bytes,
     resolve_roots,
     scan,
+    size_of,
     split_signature,
 )
-from .documents import Document, Problem, parse_file
+from .documents import Document, Problem, parse_appended_lines, parse_file
 from .errors import IndexCorrupt, IndexWriteError
 from .schema import start_spelling_segment, whoosh_fields
 from .store import IndexDirectory, IndexMeta
@@ -46,11 +48,12 @@ ProgressCallback = Callable[[str, int, int], None]
 #: `on_problem(problem)`: called once per problem, as soon as it is met.
 ProblemCallback = Callable[[Problem], None]
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 #: Source key of documents added through the API rather than read from a file.
 API_SOURCE = ""
-#: Below this many documents to write, one writer beats starting worker processes.
-PARALLEL_WRITE_THRESHOLD = 2_000
+#: Below this many documents to write, one writer beats starting worker processes (measured
+#: on 20news posts: 20 docs 0.52 s alone vs 0.55 s in two; 100 docs 0.80 s vs 0.70 s).
+PARALLEL_WRITE_THRESHOLD = 50
 #: Below this many bytes to parse, reading in this process beats a pool.
 PARALLEL_PARSE_THRESHOLD = 4 * 1024 * 1024
 #: Memory for Whoosh's posting pool per writer; large enough that a 20k-article build never
@@ -109,7 +112,7 @@ class UpdateReport:
 # -- the manifest ---------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class FileEntry:
     """The manifest's record of one file."""
 
@@ -138,29 +141,35 @@ class Manifest:
                 raw = json.load(f)
         except FileNotFoundError:
             return None
-        files = {
-            src: FileEntry(
-                signature=e["sig"],
-                docs=dict(e["docs"]),
-                problems=[Problem(*p) for p in e.get("problems", ())],
-            )
-            for src, e in raw["files"].items()
-        }
+        files: dict[str, FileEntry] = {}
+        if raw.get("version") == 1:
+            for src, e in raw["files"].items():
+                problems = [Problem(*p) for p in e.get("problems", ())]
+                files[src] = FileEntry(e["sig"], dict(e["docs"]), problems)
+            return cls(files)
+        if raw.get("version") != MANIFEST_VERSION:
+            raise ValueError(f"unknown manifest version {raw.get('version')!r}")
+        for folder_key, entries in raw["folders"].items():
+            for name, (signature, flat_docs, *problems) in entries.items():
+                pairs = iter(flat_docs)  # id, hash, id, hash, ...
+                docs = dict(zip(pairs, pairs, strict=True))
+                problem_list = [Problem(*p) for p in problems[0]] if problems else []
+                files[folder_key + name] = FileEntry(signature, docs, problem_list)
         return cls(files)
 
     def save(self, folder: str, generation: int) -> None:
         """Write atomically; called before the commit that creates `generation`."""
-        data = {
-            "version": MANIFEST_VERSION,
-            "files": {
-                src: {
-                    "sig": e.signature,
-                    "docs": list(e.docs.items()),
-                    "problems": [[p.path, p.reason, p.skipped] for p in e.problems],
-                }
-                for src, e in self.files.items()
-            },
-        }
+        # Grouped by folder, one array per file, ids and hashes in one flat list: a third of
+        # the objects of one JSON object per file, and loading the 20news manifest went from
+        # 75 ms to 30 ms (a fixed cost of every update).
+        folders: dict[str, dict[str, list]] = {}
+        for src, e in self.files.items():
+            head, sep, name = src.rpartition("/")
+            record: list = [e.signature, [x for pair in e.docs.items() for x in pair]]
+            if e.problems:
+                record.append([[p.path, p.reason, p.skipped] for p in e.problems])
+            folders.setdefault(head + sep, {})[name] = record
+        data = {"version": MANIFEST_VERSION, "folders": folders}
         path = os.path.join(folder, self.filename(generation))
         tmp = path + f".{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
@@ -204,6 +213,15 @@ def document_hash(doc: Document) -> str:
 
 
 @dataclass(frozen=True)
+class ReadTask:
+    """A file to read, with what the manifest knew of it."""
+
+    file: CorpusFile
+    old_hash: str | None = None  # content hash when last read
+    appended_after: int = 0  # if > 0: its old size, when the file may have only grown since
+
+
+@dataclass(frozen=True)
 class FileOutcome:
     """What reading one corpus file gave: its documents, or that it had not changed."""
 
@@ -212,11 +230,17 @@ class FileOutcome:
     unchanged: bool = False
     documents: tuple[Document, ...] = ()
     problems: tuple[Problem, ...] = ()
+    appended: bool = False  # documents and problems are of the new lines only
+    claimed_ids: frozenset[str] = frozenset()  # when appended: the ids the new lines name
 
 
-def read_corpus_file(task: tuple[CorpusFile, str | None]) -> FileOutcome:
-    """Read, hash and (unless its content is as before) parse one file. Never raises."""
-    cf, old_hash = task
+def read_corpus_file(task: ReadTask) -> FileOutcome:
+    """Read, hash and (unless its content is as before) parse one file. Never raises.
+
+    A JSON Lines file that only grew (its old bytes hash as before) has only its new lines
+    parsed: appending 1% to Reuters' one 26 MB file re-parsed and re-hashed 21,578 records.
+    """
+    cf = task.file
     shown = printable_path(cf.path)
     try:
         data = read_bytes(cf)
@@ -225,20 +249,38 @@ def read_corpus_file(task: tuple[CorpusFile, str | None]) -> FileOutcome:
     except OSError as exc:
         reason = f"cannot read: {exc.strerror or exc}"
         return FileOutcome(cf, None, problems=(Problem(shown, reason),))
+    folder = printable_path(cf.folder)
+    old_size = task.appended_after
+    if 0 < old_size < len(data):
+        hasher = content_hasher(memoryview(data)[:old_size])
+        if hasher.hexdigest() == task.old_hash:
+            hasher.update(memoryview(data)[old_size:])
+            new = parse_appended_lines(
+                data, old_size, path=shown, id_base=cf.id_base, folder=folder
+            )
+            if new is not None:
+                return FileOutcome(
+                    cf,
+                    hasher.hexdigest(),
+                    documents=new.documents,
+                    problems=new.problems,
+                    appended=True,
+                    claimed_ids=new.claimed_ids,
+                )
     digest = content_hash(data)
-    if digest == old_hash:
+    if digest == task.old_hash:
         return FileOutcome(cf, digest, unchanged=True)
-    result = parse_file(data, path=shown, id_base=cf.id_base, folder=printable_path(cf.folder))
+    result = parse_file(data, path=shown, id_base=cf.id_base, folder=folder)
     return FileOutcome(cf, digest, documents=result.documents, problems=result.problems)
 
 
 def _read_all(
-    tasks: list[tuple[CorpusFile, str | None]],
+    tasks: list[ReadTask],
     workers: int,
     progress: ProgressCallback | None,
 ) -> Iterable[FileOutcome]:
     total = len(tasks)
-    size = sum(cf.size for cf, _ in tasks)
+    size = sum(t.file.size - t.appended_after for t in tasks)
     if workers <= 1 or total < 2 or size < PARALLEL_PARSE_THRESHOLD:
         for i, task in enumerate(tasks, 1):
             yield read_corpus_file(task)
@@ -247,7 +289,7 @@ def _read_all(
         return
     ctx = multiprocessing.get_context()
     # Big files first, so one large JSON Lines file does not start last and run alone.
-    order = sorted(range(total), key=lambda i: -tasks[i][0].size)
+    order = sorted(range(total), key=lambda i: -tasks[i].file.size)
     outcomes: list[FileOutcome | None] = [None] * total
     with ctx.Pool(workers) as pool:
         done = 0
@@ -281,7 +323,7 @@ class _Plan:
     deleted: list[str] = field(default_factory=list)
     changed_files: list[str] = field(default_factory=list)
     deleted_files: list[str] = field(default_factory=list)
-    manifest_only: bool = False  # only signatures changed: rewrite the manifest, no commit
+    manifest_only: bool = False  # files changed: rewrite the manifest even with nothing to write
 
 
 def default_workers() -> int:
@@ -524,7 +566,7 @@ class Indexer:
             elif src not in present:
                 touched_old[src] = entry
 
-        tasks: list[tuple[CorpusFile, str | None]] = []
+        tasks: list[ReadTask] = []
         for cf in files:
             entry = old.files.get(cf.path)
             if entry is not None:
@@ -535,15 +577,43 @@ class Indexer:
                         if p.skipped:
                             report_problem(p)
                     continue
-                tasks.append((cf, digest))
+                tasks.append(ReadTask(cf, digest, _appendable_size(cf, stat_key, entry)))
             else:
-                tasks.append((cf, None))
+                tasks.append(ReadTask(cf))
 
         plan = _Plan(Manifest(new_files))
         new_docs: dict[str, tuple[str, Document, str]] = {}  # id -> (hash, doc, source)
         for outcome in _read_all(tasks, workers, progress):
             cf = outcome.file
             old_entry = old.files.get(cf.path)
+            if outcome.appended:
+                assert old_entry is not None
+                if not outcome.claimed_ids.isdisjoint(old_entry.docs) or any(
+                    doc_id in new_docs for doc_id in old_entry.docs
+                ):
+                    # A new line reuses an old id, or a file earlier in the corpus now claims
+                    # one: only a whole read settles it (and names lines) as a rebuild does.
+                    digest = split_signature(old_entry.signature)[1]
+                    outcome = read_corpus_file(ReadTask(cf, digest))
+                else:
+                    entry = FileEntry(
+                        cf.signature(outcome.content_hash),
+                        dict(old_entry.docs),
+                        [*old_entry.problems, *outcome.problems],
+                    )
+                    for p in entry.problems:  # as a whole read would report them
+                        report_problem(p)
+                    # Already indexed: claimed in corpus order like the new documents, so a
+                    # later file reusing one of these ids loses it, as in a rebuild.
+                    for doc_id, h in old_entry.docs.items():
+                        new_docs[doc_id] = (h, None, cf.path)
+                    self._take_documents(
+                        outcome.documents, cf.path, entry, new_docs, report_problem
+                    )
+                    new_files[cf.path] = entry
+                    plan.changed_files.append(cf.path)
+                    plan.manifest_only = True
+                    continue
             for p in outcome.problems:
                 report_problem(p)
             if outcome.content_hash is None:
@@ -563,16 +633,7 @@ class Indexer:
             if old_entry is not None:
                 touched_old[cf.path] = old_entry
             entry = FileEntry(cf.signature(outcome.content_hash), problems=list(outcome.problems))
-            for doc in outcome.documents:
-                if doc.id in new_docs:
-                    other = new_docs[doc.id][2]
-                    p = Problem(cf.path, f"duplicate id {doc.id!r} (already in {other}), skipped")
-                    entry.problems.append(p)
-                    report_problem(p)
-                    continue
-                h = document_hash(doc)
-                new_docs[doc.id] = (h, doc, cf.path)
-                entry.docs[doc.id] = h
+            self._take_documents(outcome.documents, cf.path, entry, new_docs, report_problem)
             new_files[cf.path] = entry
             plan.changed_files.append(cf.path)
 
@@ -583,6 +644,8 @@ class Indexer:
         }
         old_docs = {doc_id: h for e in touched_old.values() for doc_id, h in e.docs.items()}
         for doc_id, (h, doc, src) in new_docs.items():
+            if doc is None:
+                continue  # kept from the unchanged part of a file that grew: indexed as is
             if doc_id in kept_owner:
                 entry = new_files[src]
                 del entry.docs[doc_id]
@@ -606,11 +669,38 @@ class Indexer:
         plan.deleted_files = [src for src in touched_old if src not in present]
         return plan
 
+    @staticmethod
+    def _take_documents(
+        documents: Sequence[Document],
+        source: str,
+        entry: FileEntry,
+        new_docs: dict[str, tuple[str, Document, str]],
+        report_problem: ProblemCallback,
+    ) -> None:
+        """Record a file's documents as read this run; an id read before is skipped."""
+        for doc in documents:
+            if doc.id in new_docs:
+                other = new_docs[doc.id][2]
+                p = Problem(source, f"duplicate id {doc.id!r} (already in {other}), skipped")
+                entry.problems.append(p)
+                report_problem(p)
+                continue
+            h = document_hash(doc)
+            new_docs[doc.id] = (h, doc, source)
+            entry.docs[doc.id] = h
+
     def _commit(self, ix, plan: _Plan, *, workers: int, progress: ProgressCallback | None):
         folder = ix.storage.folder
         if not plan.to_add and not plan.to_delete:
-            if plan.manifest_only or not os.path.exists(
-                os.path.join(folder, Manifest.filename(ix.latest_generation()))
+            # Files whose bytes changed but whose documents did not still need their new
+            # signatures recorded, or every later sync would read them again.
+            if (
+                plan.manifest_only
+                or plan.changed_files
+                or plan.deleted_files
+                or not os.path.exists(
+                    os.path.join(folder, Manifest.filename(ix.latest_generation()))
+                )
             ):
                 self._save_manifest(plan.manifest, folder, ix.latest_generation())
             return
@@ -683,6 +773,21 @@ class Indexer:
             rebuilt=rebuilt,
             seconds=time.monotonic() - started,
         )
+
+
+def _appendable_size(cf: CorpusFile, old_stat_key: str, entry: FileEntry) -> int:
+    """The old size of a file that may only have grown since it was read, else 0.
+
+    Only a file read without a warning about the whole of it (a decoding fallback, say)
+    qualifies: its new lines could be read differently on their own.
+    """
+    old_size = size_of(old_stat_key)
+    if not entry.docs or old_size >= cf.size:
+        return 0
+    shown = printable_path(cf.path)
+    if any(p.path == shown for p in entry.problems):
+        return 0
+    return old_size
 
 
 def _mark_stale(entry: FileEntry, source: str) -> None:
