@@ -251,23 +251,26 @@ def read_corpus_file(task: ReadTask) -> FileOutcome:
         return FileOutcome(cf, None, problems=(Problem(shown, reason),))
     folder = printable_path(cf.folder)
     old_size = task.appended_after
+    digest = None
     if 0 < old_size < len(data):
         hasher = content_hasher(memoryview(data)[:old_size])
         if hasher.hexdigest() == task.old_hash:
             hasher.update(memoryview(data)[old_size:])
+            digest = hasher.hexdigest()
             new = parse_appended_lines(
                 data, old_size, path=shown, id_base=cf.id_base, folder=folder
             )
             if new is not None:
                 return FileOutcome(
                     cf,
-                    hasher.hexdigest(),
+                    digest,
                     documents=new.documents,
                     problems=new.problems,
                     appended=True,
                     claimed_ids=new.claimed_ids,
                 )
-    digest = content_hash(data)
+    if digest is None:
+        digest = content_hash(data)
     if digest == task.old_hash:
         return FileOutcome(cf, digest, unchanged=True)
     result = parse_file(data, path=shown, id_base=cf.id_base, folder=folder)
@@ -323,7 +326,7 @@ class _Plan:
     deleted: list[str] = field(default_factory=list)
     changed_files: list[str] = field(default_factory=list)
     deleted_files: list[str] = field(default_factory=list)
-    manifest_only: bool = False  # files changed: rewrite the manifest even with nothing to write
+    manifest_only: bool = False  # a file's stat changed, not its bytes: rewrite the manifest
 
 
 def default_workers() -> int:
@@ -582,7 +585,8 @@ class Indexer:
                 tasks.append(ReadTask(cf))
 
         plan = _Plan(Manifest(new_files))
-        new_docs: dict[str, tuple[str, Document, str]] = {}  # id -> (hash, doc, source)
+        # id -> (hash, document, source); no document for one kept from a file that grew
+        new_docs: dict[str, tuple[str, Document | None, str]] = {}
         for outcome in _read_all(tasks, workers, progress):
             cf = outcome.file
             old_entry = old.files.get(cf.path)
@@ -612,7 +616,6 @@ class Indexer:
                     )
                     new_files[cf.path] = entry
                     plan.changed_files.append(cf.path)
-                    plan.manifest_only = True
                     continue
             for p in outcome.problems:
                 report_problem(p)
@@ -674,7 +677,7 @@ class Indexer:
         documents: Sequence[Document],
         source: str,
         entry: FileEntry,
-        new_docs: dict[str, tuple[str, Document, str]],
+        new_docs: dict[str, tuple[str, Document | None, str]],
         report_problem: ProblemCallback,
     ) -> None:
         """Record a file's documents as read this run; an id read before is skipped."""

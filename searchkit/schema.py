@@ -155,8 +155,7 @@ class SpelledText(TEXT):
 
     def __getstate__(self):
         # The fused indexer is a closure (not picklable) and cheap to make again.
-        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
-        return {k: v for k, v in state.items() if k != "_fused"}
+        return {k: v for k, v in self.__dict__.items() if k != "_fused"}
 
     def spellable_words(self, value):
         if getattr(_spelling_state, "seen", None) is None:

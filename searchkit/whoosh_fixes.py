@@ -40,7 +40,10 @@ def _doc_field_length(self, docnum, fieldname, default=0):
     # column is read once per field instead; answers are Whoosh's own (None for zero).
     if docnum > self._doccount:
         raise IndexError(f"Asked for docnum {docnum!r} of {self._doccount}")
-    cache = self.__dict__.setdefault("_searchkit_lengths", {})
+    try:
+        cache = self._searchkit_lengths
+    except AttributeError:
+        cache = self._searchkit_lengths = {}
     lengths = cache.get(fieldname)
     if lengths is None:
         reader = self._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
