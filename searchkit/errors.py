@@ -112,3 +112,12 @@ class DocumentNotFound(SearchkitError):
     def __init__(self, doc_id: str) -> None:
         self.doc_id = doc_id
         super().__init__(f"no document with id {doc_id!r} in the index")
+
+
+class InvalidValue(UsageError):
+    """A value given to the API that is of the wrong type or out of range: names what it is."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(f"{name}: {reason}")
