@@ -1,14 +1,17 @@
 """The `searchkit` command line: each command parses options, makes one library call, prints.
 
-Exit codes: 0 success (a search found something), 1 a search found nothing, 2 an error (bad
-option, bad query, missing corpus or index), 3 the index is locked by another writer.
+Exit codes: 0 success (a search found something; also a reader that closed the pipe early),
+1 a search found nothing, 2 an error (bad option, bad query, missing corpus or index), 3 the
+index is locked by another writer, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM, `index`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import signal
 import sys
 from dataclasses import asdict
 
@@ -21,6 +24,19 @@ from .index import INDEX_ENV, Index, default_index_path
 EXIT_NO_MATCH = 1
 EXIT_ERROR = 2
 EXIT_LOCKED = 3
+#: 128 + the signal number, as shells report a command that a signal ended.
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+#: What an interrupted `index` has written, from how the indexer writes (indexer.py): a run
+#: commits once, at its end (a rebuild writes a new generation and swaps it in at its end), and
+#: a write that is interrupted is abandoned and its files removed. Only an interrupt in the last
+#: moments, after the commit's table of contents is renamed into place, finds it committed.
+INTERRUPTED_INDEX = (
+    "interrupted: nothing from this run was committed, unless the interrupt came during its "
+    "final commit (then all of it was); the index is intact: run searchkit index to finish"
+)
+INTERRUPTED_DRY_RUN = "interrupted: nothing was written (dry run)"
 
 
 class SearchkitClickError(click.ClickException):
@@ -45,6 +61,77 @@ def library_errors(func):
             raise SearchkitClickError(exc) from None
 
     return wrapper
+
+
+class Signalled(KeyboardInterrupt):
+    """SIGINT or SIGTERM during `index`: a KeyboardInterrupt, so that the write in hand is
+    abandoned (and its files removed) exactly as after Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def signals_interrupt():
+    """For the block, SIGINT and SIGTERM raise `Signalled` in this process.
+
+    Worker processes forked meanwhile inherit the handler: there SIGINT (which Ctrl-C sends to
+    the whole process group) is ignored, since the parent abandons the work and ends them, and
+    SIGTERM (how the parent's pool ends them) ends them at once, without a traceback.
+    """
+    owner = os.getpid()
+
+    def handler(signum, frame) -> None:
+        if os.getpid() == owner:
+            raise Signalled(signum)
+        if signum == signal.SIGTERM:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, action in previous.items():
+            signal.signal(signum, action)
+
+
+def _interrupted_exit_code(exc: KeyboardInterrupt) -> int:
+    if isinstance(exc, Signalled) and exc.signum == signal.SIGTERM:
+        return EXIT_TERMINATED
+    return EXIT_INTERRUPTED
+
+
+def _silence_output() -> None:
+    """After a closed pipe: point stdout and stderr at /dev/null, so that flushing what is still
+    buffered (at exit too) cannot fail again (the Python documentation's advice for SIGPIPE)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                fd = stream.fileno()
+            except (AttributeError, OSError, ValueError):
+                continue  # an in-memory stream (click's CliRunner): nothing to protect
+            os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+class SearchkitGroup(click.Group):
+    """The command group, with one policy for every command: Ctrl-C exits 130 without
+    click's `Aborted!` (exit 1, which means "found nothing" here), and a reader that closed the
+    pipe early (`| head`) ends the command quietly with exit 0 (click would exit 1)."""
+
+    def invoke(self, ctx: click.Context):
+        """Run the command under that policy."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise click.exceptions.Exit(_interrupted_exit_code(exc)) from None
+        except BrokenPipeError:
+            _silence_output()
+            raise click.exceptions.Exit(0) from None
 
 
 def index_option(func):
@@ -107,13 +194,21 @@ def _echo_problem(problem) -> None:
     click.echo(f"{kind}: {problem}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=SearchkitGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="searchkit")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Full-text search for a folder of news articles."""
+    if ctx.invoked_subcommand is None:
+        # Bare `searchkit` asks what it can do: the help, and success (click would exit 2).
+        click.echo(ctx.get_help())
 
 
-@cli.command("index")
+@cli.command("index", short_help="Index corpus folders and files; again to sync changes.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @index_option
 @click.option("--rebuild", is_flag=True, help="Build a new index beside the live one, then swap.")
@@ -152,20 +247,29 @@ def index_command(paths, index_path, rebuild, dry_run, lock_timeout, max_size, w
 
     Run it again after articles arrive, change or disappear: only those are touched.
     """
+    max_file_size = parse_size(max_size)
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
     index = Index(index_path, lock_timeout=lock_timeout)
     try:
-        report = index.update(
-            list(paths) or None,
-            rebuild=rebuild,
-            dry_run=dry_run,
-            max_file_size=parse_size(max_size),
-            workers=workers,
-            progress=progress,
-            on_problem=None if quiet and fmt == "text" else _echo_problem,
-        )
-    finally:
-        progress.close()
+        try:
+            with signals_interrupt():
+                report = index.update(
+                    list(paths) or None,
+                    rebuild=rebuild,
+                    dry_run=dry_run,
+                    max_file_size=max_file_size,
+                    workers=workers,
+                    progress=progress,
+                    on_problem=None if quiet and fmt == "text" else _echo_problem,
+                )
+        finally:
+            progress.close()
+    except KeyboardInterrupt as exc:
+        code = _interrupted_exit_code(exc)
+        if code == EXIT_INTERRUPTED and progress.phase is None and sys.stderr.isatty():
+            click.echo(err=True)  # below the terminal's ^C, as no progress bar ended the line
+        click.echo(INTERRUPTED_DRY_RUN if dry_run else INTERRUPTED_INDEX, err=True)
+        raise click.exceptions.Exit(code) from None
     if fmt == "json":
         data = asdict(report)
         data["problems"] = [asdict(p) for p in report.problems]
@@ -180,10 +284,15 @@ def index_command(paths, index_path, rebuild, dry_run, lock_timeout, max_size, w
         click.echo(f"{report.summary()} in {report.seconds:.2f}s", err=True)
 
 
-@cli.command("stats")
+@cli.command("stats", short_help="Documents, dates, fields, size and roots of the index.")
 @index_option
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs.",
 )
 @library_errors
 def stats_command(index_path, fmt):
@@ -210,7 +319,7 @@ def stats_command(index_path, fmt):
     click.echo("\n".join(lines))
 
 
-@cli.command("watch")
+@cli.command("watch", short_help="Keep the index in step with the corpus until stopped.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @index_option
 @click.option(
@@ -349,7 +458,7 @@ def _format_results(results, *, color: bool, explain: bool) -> str:
     return "\n".join(lines)
 
 
-@cli.command("search")
+@cli.command("search", short_help="Search the index (exit 1 when nothing matches).")
 @click.argument("query", nargs=-1, required=True)
 @index_option
 @click.option("--since", metavar="DATE", help="From this date: 2020, 2020-03, 'march 2020', 7d.")
@@ -374,9 +483,28 @@ def _format_results(results, *, color: bool, explain: bool) -> str:
     show_default=True,
     help="Values shown per facet, most frequent first (0: all); year/month/day show all.",
 )
-@click.option("--sort", type=click.Choice(SORT_CHOICES), default="relevance", show_default=True)
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--sort",
+    type=click.Choice(SORT_CHOICES),
+    default="relevance",
+    show_default=True,
+    help="Order of hits: best match first, oldest first (date) or newest first (-date).",
+)
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Hits per page.",
+)
+@click.option(
+    "--page",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Page of hits to show (with -n 10, page 2 is hits 11-20).",
+)
 @click.option(
     "--fragments",
     type=click.IntRange(min=0),
@@ -432,7 +560,7 @@ def search_command(
         sys.exit(EXIT_NO_MATCH)
 
 
-@cli.command("show")
+@cli.command("show", short_help="Print one stored document in full.")
 @click.argument("doc_id")
 @index_option
 @output_format_option("text", "json")
@@ -464,11 +592,24 @@ def show_command(doc_id, index_path, fmt):
     click.echo("\n".join(lines) + "\n\n" + doc.body)
 
 
-@cli.command("similar")
+@cli.command("similar", short_help="Documents like the one with this id.")
 @click.argument("doc_id")
 @index_option
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--fragments", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Documents to list.",
+)
+@click.option(
+    "--fragments",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Snippet fragments per hit (0: none).",
+)
 @output_format_option("text", "json", "jsonl")
 @library_errors
 def similar_command(doc_id, index_path, limit, fragments, fmt):
@@ -494,7 +635,7 @@ def main() -> None:
     try:
         cli(prog_name="searchkit")
     except BrokenPipeError:
-        # `searchkit search ... | head`: the reader left; end quietly, like grep.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        # Outside a command (SearchkitGroup.invoke ends those): click writing an error message
+        # or the help to a reader that left. End quietly, like grep.
+        _silence_output()
         sys.exit(0)
