@@ -29,5 +29,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/index_bench.py
 	$(BIN)/python bench/search_bench.py
 
+# Everything an index directory gets (searchkit.json, locks, generations, temporary files),
+# but the tracked index/.gitignore that keeps the folder in a fresh clone: a pointer left behind
+# names a generation that is gone, and every later command fails on it.
 clean:
-	rm -rf $(VENV) index/_* index/gen-* index/CURRENT index/*.lock
+	rm -rf $(VENV)
+	[ ! -d index ] || find index -mindepth 1 -maxdepth 1 ! -name .gitignore -exec rm -rf {} +

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from searchkit.cli import (
     cli,
 )
 
+PROJECT = Path(__file__).resolve().parents[1]
 WORDS = (
     "harvest rain port export strike market crop cargo vessel quota tariff grain wheat "
     "shipping freight dock union wage price index bank loan rate bond yield"
@@ -219,3 +221,34 @@ def test_command_summaries_are_whole_sentences():
     for line in commands:
         assert not line.rstrip().endswith("..."), line
         assert line.rstrip().endswith("."), line
+
+
+# -- make clean ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_clean_leaves_an_index_folder_the_demo_can_build_in(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "SEARCHKIT_INDEX"}
+    # The clean recipe itself, run on a copy: the project's own index/ is never touched.
+    repo = tmp_path / "repo"
+    (repo / "index").mkdir(parents=True)
+    shutil.copy(PROJECT / "Makefile", repo / "Makefile")
+    shutil.copy(PROJECT / "index" / ".gitignore", repo / "index" / ".gitignore")
+    write_articles(repo / "corpus", 0, 3)
+    built = searchkit("index", "-q", cwd=repo, env=env)
+    assert built.returncode == 0, built.stderr
+    (repo / "index" / ".searchkit.json.999.tmp").write_text("{}")  # an interrupted pointer write
+    (repo / "index" / "watch.lock").write_text("")
+    (repo / "venv").mkdir()
+
+    done = subprocess.run(
+        ["make", "clean", f"VENV={repo / 'venv'}"], cwd=repo, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert os.listdir(repo / "index") == [".gitignore"]
+    assert not (repo / "venv").exists()
+    # `make demo` after `make clean`: index, then stats.
+    again = searchkit("index", "-q", cwd=repo, env=env)
+    assert again.returncode == 0, again.stderr
+    stats = searchkit("stats", "--format", "json", cwd=repo, env=env)
+    assert json.loads(stats.stdout)["documents"] == 3
