@@ -110,6 +110,39 @@ def test_an_interrupted_index_exits_128_plus_the_signal_and_the_next_run_converg
     assert len(list(corpus.iterdir())) == 2000
 
 
+@pytest.mark.parametrize("moment", ["before", "after"])
+def test_the_interrupted_message_holds_at_both_edges_of_the_commit(tmp_path, monkeypatch, moment):
+    # The message says: nothing committed, unless the interrupt came during the final commit
+    # (then all of it). Interrupt just before the table of contents is renamed into place, and
+    # just after, and read what the index holds each time.
+    from whoosh.writing import SegmentWriter
+
+    corpus, index_path = tmp_path / "corpus", tmp_path / "index"
+    write_articles(corpus, 0, 5)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["index", str(corpus), "--index", str(index_path)]).exit_code == 0
+    write_articles(corpus, 5, 12)
+
+    name = "_commit_toc" if moment == "before" else "_finish"
+    original = getattr(SegmentWriter, name)
+
+    def interrupted(self, *args, **kwargs):
+        if moment == "after":
+            original(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SegmentWriter, name, interrupted)
+    result = runner.invoke(cli, ["index", "--index", str(index_path), "--workers", "1"])
+    monkeypatch.setattr(SegmentWriter, name, original)
+    assert result.exit_code == EXIT_INTERRUPTED
+    assert result.stderr.splitlines()[-1] == INTERRUPTED_INDEX
+    committed = 12 if moment == "after" else 5
+    assert indexed_ids(index_path) == {f"a{i:05d}.txt" for i in range(committed)}
+    rerun = runner.invoke(cli, ["index", "--index", str(index_path), "--format", "json"])
+    assert json.loads(rerun.stdout)["added"] == 12 - committed
+    assert indexed_ids(index_path) == {f"a{i:05d}.txt" for i in range(12)}
+
+
 def test_an_interrupted_dry_run_says_nothing_was_written(tmp_path, monkeypatch):
     def interrupted(self, *args, **kwargs):
         raise KeyboardInterrupt
