@@ -189,9 +189,21 @@ class _Progress:
             self.bar = None
 
 
+def _log(message: str) -> None:
+    """A line on stderr from inside library work (a warning, a batch done).
+
+    If the reader of stderr has left (`2>&1 | head`), the work goes on with its output sent to
+    /dev/null: a closed pipe must not abandon an index update half-way and call it a success.
+    """
+    try:
+        click.echo(message, err=True)
+    except BrokenPipeError:
+        _silence_output()
+
+
 def _echo_problem(problem) -> None:
     kind = "skipped" if problem.skipped else "warning"
-    click.echo(f"{kind}: {problem}", err=True)
+    _log(f"{kind}: {problem}")
 
 
 @click.group(
@@ -349,10 +361,10 @@ def watch_command(paths, index_path, delay, poll, quiet):
 
     def log_batch(report) -> None:
         when = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        click.echo(f"{when} {report.summary()} in {report.seconds:.2f}s", err=True)
+        _log(f"{when} {report.summary()} in {report.seconds:.2f}s")
 
     def log_error(error) -> None:
-        click.echo(f"warning: {error}; will retry", err=True)
+        _log(f"warning: {error}; will retry")
 
     watcher = Watcher(
         Index(index_path),

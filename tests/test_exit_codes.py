@@ -223,6 +223,24 @@ def test_a_reader_that_leaves_early_ends_every_command_quietly(big_index, args, 
     assert err == ""
 
 
+def test_a_reader_of_warnings_that_leaves_early_does_not_cut_an_index_run_short(tmp_path):
+    # `searchkit index 2>&1 | head -1`: more warnings than a pipe holds (64 KiB), so that
+    # writing them fails once the reader is gone; the run must still index every article.
+    corpus, index_path = tmp_path / "corpus", tmp_path / "index"
+    write_articles(corpus, 0, 60)
+    for i in range(1500):
+        (corpus / f"broken-{i:04d}-{'x' * 40}.txt").write_bytes(b"\x00\x01binary")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "searchkit", "index", str(corpus), "--index", str(index_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert run.stderr.readline().startswith(b"skipped: ")
+    run.stderr.close()
+    assert run.wait(timeout=240) == 0
+    assert indexed_ids(index_path) == {f"a{i:05d}.txt" for i in range(60)}
+
+
 # -- help ------------------------------------------------------------------------------------
 
 
