@@ -27,7 +27,7 @@ from whoosh import query as wq
 
 from ._whoosh.reading import segments
 from .dates import PartialDate
-from .errors import DocumentNotFound, IndexCorrupt, UsageError
+from .errors import DocumentNotFound, IndexCorrupt, InvalidValue, UsageError
 from .facets import SegmentValues
 from .highlight import Highlighter
 from .query import (
@@ -332,6 +332,7 @@ class Searcher:
         # which a search from the command line does not need.
         from .documents import Document
 
+        doc_id = _document_id(doc_id)
         with self._lock:
             _, stored = _stored_document(self._current(), doc_id)
         date_text = stored.get("date_text")
@@ -349,7 +350,7 @@ class Searcher:
     ) -> Results:
         """See `Index.similar`."""
         started = time.perf_counter()
-        limit = _positive(limit, "limit")
+        doc_id, limit = _document_id(doc_id), _positive(limit, "limit")
         with self._lock:
             whoosh_searcher = self._current()
             docnum, stored = _stored_document(whoosh_searcher, doc_id)
@@ -495,6 +496,13 @@ def _meta(stored: dict) -> dict[str, tuple[str, ...]]:
 def _positive(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UsageError(f"{name} must be a whole number of 1 or more, not {value!r}")
+    return value
+
+
+def _document_id(value) -> str:
+    # Whoosh would look up None or a number as a term and find nothing, or fail inside.
+    if not isinstance(value, str) or not value:
+        raise InvalidValue("doc_id", f"must be a non-empty string, not {value!r}")
     return value
 
 

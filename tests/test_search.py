@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from searchkit import Document, DocumentNotFound, Index, PartialDate, SearchkitError
-from searchkit.errors import DateError, QuerySyntaxError, UsageError
+from searchkit.errors import DateError, InvalidValue, QuerySyntaxError, UsageError
 from searchkit.highlight import FRAGMENT_CHARS
 from searchkit.scoring import BM25_B, BM25_K1
 from searchkit.store import IndexDirectory
@@ -397,6 +397,15 @@ def test_get_returns_the_document_as_added(index):
         assert index.get(doc.id) == doc
     with pytest.raises(DocumentNotFound, match="no document with id 'nope' in the index"):
         index.get("nope")
+
+
+@pytest.mark.parametrize("bad", [None, "", 7, b"doc-01", ("doc-01",)])
+def test_get_and_similar_reject_an_id_that_is_not_a_non_empty_string(index, bad):
+    for call in (index.get, index.similar):
+        with pytest.raises(InvalidValue) as caught:
+            call(bad)
+        assert caught.value.name == "doc_id"
+        assert str(caught.value) == f"doc_id: must be a non-empty string, not {bad!r}"
 
 
 def test_similar_documents_share_key_words_and_exclude_the_document(index):
