@@ -401,7 +401,8 @@ class Searcher:
                 relaxed, counted, q = True, wider, parsed.relaxed
                 holds = "document holds" if exact == 1 else "documents hold"
                 notes.append(f"{exact} {holds} every word; documents with some of them follow")
-        ranked = self._rank(matched if relaxed else None, counted, sort, wanted)
+        every_word = matched if relaxed else None
+        ranked = _rank(scorer.segments, self._values.dates, every_word, counted, sort, wanted)
         terms = self._highlighter.query_terms(q, self._whoosh.reader())
         body_terms = terms.get("body", frozenset())
         finder = self._highlighter.finder(body_terms)
@@ -424,8 +425,8 @@ class Searcher:
         if exact < SUGGEST_BELOW:
 
             def count(text: str) -> int:
-                q = self._parser.parse(text, strict=strict).query
-                return sum(map(len, scorer.matching(q, allow)))
+                respelled = self._parser.parse(text, strict=strict).query
+                return sum(map(len, scorer.matching(respelled, allow)))
 
             suggestion = self._speller.suggestion(parsed, exact, count)
         return Results(
@@ -440,38 +441,40 @@ class Searcher:
             limit=limit,
         )
 
-    def _rank(self, every_word, counted, sort, wanted) -> list[tuple[float, int]]:
-        """The first `wanted` (score, global docnum), best first.
-
-        Relevance: higher score first, then lower docnum (Whoosh's order). Date: older or
-        newer first, undated last. With `every_word` (a relaxed query), the documents that
-        hold every word come before the others in either order.
-        """
-        keyed = []
-        for i, (segment, scores) in enumerate(zip(self._scorer.segments, counted, strict=True)):
-            off = segment.offset
-            first = every_word[i] if every_word is not None else None
-            if sort == "relevance":
-                for d, s in scores.items():
-                    tier = 0 if first is None or d in first else 1
-                    keyed.append((tier, -s, d + off))
-            else:
-                dates = self._values.dates(segment)
-                sign = -1 if sort == "-date" else 1
-                for d, s in scores.items():
-                    tier = 0 if first is None or d in first else 1
-                    value = dates[d]
-                    if value is None:
-                        keyed.append((tier, 1, 0, d + off, s))
-                    else:
-                        keyed.append((tier, 0, sign * value, d + off, s))
-        best = heapq.nsmallest(wanted, keyed)
-        if sort == "relevance":
-            return [(-k[1], k[2]) for k in best]
-        return [(k[4], k[3]) for k in best]
-
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _rank(segments, dates, every_word, counted, sort, wanted) -> list[tuple[float, int]]:
+    """The first `wanted` (score, global docnum), best first; `dates(segment)` gives each
+    document's date number (None: undated).
+
+    Relevance: higher score first, then lower docnum (Whoosh's order). Date: older or newer
+    first, undated last. With `every_word` (a relaxed query), the documents that hold every
+    word come before the others in either order.
+    """
+    keyed = []
+    for i, (segment, scores) in enumerate(zip(segments, counted, strict=True)):
+        off = segment.offset
+        first = every_word[i] if every_word is not None else None
+        if sort == "relevance":
+            for d, s in scores.items():
+                tier = 0 if first is None or d in first else 1
+                keyed.append((tier, -s, d + off))
+        else:
+            values = dates(segment)
+            sign = -1 if sort == "-date" else 1
+            for d, s in scores.items():
+                tier = 0 if first is None or d in first else 1
+                value = values[d]
+                if value is None:
+                    keyed.append((tier, 1, 0, d + off, s))
+                else:
+                    keyed.append((tier, 0, sign * value, d + off, s))
+    best = heapq.nsmallest(wanted, keyed)
+    if sort == "relevance":
+        return [(-k[1], k[2]) for k in best]
+    return [(k[4], k[3]) for k in best]
 
 
 def _hit(rank: int, score: float, stored: dict, snippet: Snippet, parts) -> Hit:
@@ -500,9 +503,10 @@ def _positive(value, name: str) -> int:
 
 
 def _document_id(value) -> str:
-    # Whoosh would look up None or a number as a term and find nothing, or fail inside.
-    if not isinstance(value, str) or not value:
-        raise InvalidValue("doc_id", f"must be a non-empty string, not {value!r}")
+    # Whoosh fails inside on None or a number (TypeError). An empty string is a well-formed
+    # id that no document has: DocumentNotFound, as tests/test_boundaries.py expects.
+    if not isinstance(value, str):
+        raise InvalidValue("doc_id", f"must be a string, not {value!r}")
     return value
 
 

@@ -399,13 +399,16 @@ def test_get_returns_the_document_as_added(index):
         index.get("nope")
 
 
-@pytest.mark.parametrize("bad", [None, "", 7, b"doc-01", ("doc-01",)])
-def test_get_and_similar_reject_an_id_that_is_not_a_non_empty_string(index, bad):
+@pytest.mark.parametrize("bad", [None, 7, b"doc-01", ("doc-01",)])
+def test_get_and_similar_reject_an_id_that_is_not_a_string(index, bad):
     for call in (index.get, index.similar):
         with pytest.raises(InvalidValue) as caught:
             call(bad)
         assert caught.value.name == "doc_id"
-        assert str(caught.value) == f"doc_id: must be a non-empty string, not {bad!r}"
+        assert str(caught.value) == f"doc_id: must be a string, not {bad!r}"
+    # An empty id is well formed and names no document.
+    with pytest.raises(DocumentNotFound):
+        index.get("")
 
 
 def test_similar_documents_share_key_words_and_exclude_the_document(index):
