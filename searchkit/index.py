@@ -18,6 +18,7 @@ from .store import IndexDirectory
 
 if TYPE_CHECKING:
     from .indexer import Indexer, ProblemCallback, ProgressCallback, UpdateReport
+    from .search import Searcher
 
 #: Where the index lives unless told otherwise.
 INDEX_ENV = "SEARCHKIT_INDEX"
@@ -68,7 +69,7 @@ class Index:
         self.path = os.path.abspath(os.fspath(path if path is not None else default_index_path()))
         self.lock_timeout = lock_timeout
         self._directory = IndexDirectory(self.path)
-        self._reader_state = None  # owned by search.py: the open searcher and its caches
+        self._searcher: Searcher | None = None  # created by the first search
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -93,9 +94,9 @@ class Index:
 
     def close(self) -> None:
         """Release open files (searchers)."""
-        state, self._reader_state = self._reader_state, None
-        if state is not None:
-            state.close()
+        searcher, self._searcher = self._searcher, None
+        if searcher is not None:
+            searcher.close()
 
     def __enter__(self) -> Index:
         return self
@@ -199,17 +200,17 @@ class Index:
 
     # -- searching ---------------------------------------------------------------------------
 
-    _search_lock = threading.Lock()
+    _searcher_lock = threading.Lock()
 
-    def _searching(self):
-        # One state per Index, created on first use: an embedding program shares it between
-        # threads, and it follows the index's updates by itself.
-        with Index._search_lock:
-            if self._reader_state is None:
-                from .search import SearchState
+    def _open_searcher(self) -> Searcher:
+        # One Searcher per Index, created on first use: an embedding program shares it
+        # between threads, and it follows the index's updates by itself.
+        with Index._searcher_lock:
+            if self._searcher is None:
+                from .search import Searcher
 
-                self._reader_state = SearchState(self._directory)
-            return self._reader_state
+                self._searcher = Searcher(self._directory)
+            return self._searcher
 
     def search(
         self,
@@ -241,7 +242,7 @@ class Index:
         per hit (0: none). `strict=True` makes a syntax error a `QuerySyntaxError` and never
         relaxes the query. `explain=True` adds each hit's score parts.
         """
-        return self._searching().search(
+        return self._open_searcher().search(
             text,
             limit=limit,
             page=page,
@@ -258,8 +259,8 @@ class Index:
 
     def get(self, doc_id: str) -> Document:
         """The stored document with this id; raises `DocumentNotFound`."""
-        return self._searching().get(doc_id)
+        return self._open_searcher().get(doc_id)
 
     def similar(self, doc_id: str, *, limit: int = 10, fragments: int = 1):
         """Documents like the one with this id (its key terms, searched); `Results`."""
-        return self._searching().similar(doc_id, limit=limit, fragments=fragments)
+        return self._open_searcher().similar(doc_id, limit=limit, fragments=fragments)

@@ -22,8 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from searchkit import Document, DocumentNotFound, Index, PartialDate, SearchkitError
-from searchkit.errors import DateError, QuerySyntaxError, UsageError
-from searchkit.search import BM25_B, BM25_K1, FRAGMENT_CHARS
+from searchkit.errors import DateError, InvalidValue, QuerySyntaxError, UsageError
+from searchkit.highlight import FRAGMENT_CHARS
+from searchkit.scoring import BM25_B, BM25_K1
 from searchkit.store import IndexDirectory
 
 WORDS = (
@@ -398,6 +399,18 @@ def test_get_returns_the_document_as_added(index):
         index.get("nope")
 
 
+@pytest.mark.parametrize("bad", [None, 7, b"doc-01", ("doc-01",)])
+def test_get_and_similar_reject_an_id_that_is_not_a_string(index, bad):
+    for call in (index.get, index.similar):
+        with pytest.raises(InvalidValue) as caught:
+            call(bad)
+        assert caught.value.name == "doc_id"
+        assert str(caught.value) == f"doc_id: must be a string, not {bad!r}"
+    # An empty id is well formed and names no document.
+    with pytest.raises(DocumentNotFound):
+        index.get("")
+
+
 def test_similar_documents_share_key_words_and_exclude_the_document(index):
     source = DOCS[5]
     results = index.similar(source.id, limit=5)
@@ -461,8 +474,8 @@ def test_threads_share_one_index(index):
 def test_an_open_index_sees_additions_and_deletions_by_another_writer(build_index, tmp_path):
     ix = build_index(DOCS)
     before = ix.search("storm", facets=["topics"])
-    state = ix._reader_state
-    old_keys = set(state._segment_cache)
+    searcher = ix._searcher
+    old_keys = set(searcher._values.arrays)
     writer = Index(ix.path)
     new = Document(id="new", title="storm storm", body="storm", fields={"topics": ("grain",)})
     writer.add([new])
@@ -471,7 +484,7 @@ def test_an_open_index_sees_additions_and_deletions_by_another_writer(build_inde
     grain = dict(tuple(c) for c in after.facets["topics"])["grain"]
     assert grain == dict(tuple(c) for c in before.facets["topics"]).get("grain", 0) + 1
     # The old segment's facet values were kept; only the new segment's were built.
-    assert old_keys <= set(state._segment_cache)
+    assert old_keys <= set(searcher._values.arrays)
     writer.delete(["new"])
     assert ix.search("storm").total == before.total
     assert "new" not in {h.id for h in ix.search("storm", limit=100).hits}
@@ -523,50 +536,76 @@ def test_an_open_index_follows_a_rebuild_to_the_new_generation(tmp_path):
     ix.close()
 
 
-# -- the fast paths agree with Whoosh's own (they read pinned Whoosh internals) ---------------
+_CUT_SEGMENT_UNDER_A_SEARCHER = """
+import sys
+from pathlib import Path
+from searchkit import Index
+from searchkit.store import IndexDirectory
+
+ix = Index(sys.argv[1])
+assert ix.search("storm").total == 400
+generation = Path(sys.argv[1]) / IndexDirectory(sys.argv[1]).read_meta().current
+with open(next(generation.glob("*.seg")), "r+b") as f:
+    f.truncate(4096)
+try:
+    ix.search("port", limit=50)
+    ix.get("d399")
+except Exception as exc:
+    print("raised", type(exc).__name__)
+print("survived")
+"""
+
+
+def test_a_segment_cut_short_under_an_open_searcher_does_not_kill_the_process(build_index):
+    # Memory-mapped segment files would die here with SIGBUS (exit -7), taking a long-lived
+    # searcher (a watcher, a server) down with them; plain reads raise an error instead.
+    docs = [
+        Document(id=f"d{i}", title=f"storm {i}", body="storm over the port " * (i % 50 + 1))
+        for i in range(400)
+    ]
+    ix = build_index(docs)
+    ix.close()
+    done = subprocess.run(
+        [sys.executable, "-c", _CUT_SEGMENT_UNDER_A_SEARCHER, str(ix.path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert done.stdout.endswith("survived\n")
+
+
+# -- the fast paths agree with Whoosh's own (tests/test_whoosh_reading.py: the internals) ----
 
 
 def test_scores_equal_whooshs_exhaustive_search(index):
     from whoosh.scoring import BM25F
 
-    from searchkit.search import _read_postings
-
-    state = index._searching()
+    searcher = index._open_searcher()
     index.search("warm up")
     _, whoosh_ix = IndexDirectory(index.path).open_current()
-    with whoosh_ix.searcher(weighting=BM25F(B=BM25_B, K1=BM25_K1)) as searcher:
+    with whoosh_ix.searcher(weighting=BM25F(B=BM25_B, K1=BM25_K1)) as whoosh_searcher:
         for text in ["cocoa", "storm OR quota", '"cargo vessel"', "mark*", "cocoa -quota", "crop~"]:
-            q = state._parser.parse(text, strict=True).query
-            theirs = {h["id"]: round(h.score, 6) for h in searcher.search(q, limit=None)}
+            q = searcher._parser.parse(text, strict=True).query
+            theirs = {h["id"]: round(h.score, 6) for h in whoosh_searcher.search(q, limit=None)}
             ours = {h.id: round(h.score, 6) for h in index.search(text, limit=100, strict=True)}
             assert ours == theirs, text
-        reader = searcher.reader()
-        for sub, _ in reader.leaf_readers():
-            for field in ("title", "body"):
-                for term in list(sub.lexicon(field))[:15]:
-                    m = sub.postings(field, term)
-                    ids, weights = [], []
-                    while m.is_active():
-                        ids.append(m.id())
-                        weights.append(m.weight())
-                        m.next()
-                    assert _read_postings(sub, field, term) == (ids, weights)
 
 
 def test_column_and_length_arrays_equal_whooshs_per_document_values(index):
-    state = index._searching()
+    searcher = index._open_searcher()
     index.search("cocoa", sort="date")
-    with state._lock:
-        for leaf in state._leaves:
-            reader = leaf.searcher.reader()
+    with searcher._lock:
+        for segment in searcher._scorer.segments:
+            reader = segment.searcher.reader()
             n = reader.doc_count_all()
             for field in ("title", "body"):
-                assert state._lengths(leaf, field) == [
+                assert searcher._scorer.lengths(segment, field) == [
                     reader.doc_field_length(d, field, 1) or 1 for d in range(n)
                 ]
             missing = reader.schema["date"].column_type.default_value()
             column = list(reader.column_reader("date", translate=False))
-            assert state._dates(leaf) == [None if v == missing else v for v in column]
+            assert searcher._values.dates(segment) == [None if v == missing else v for v in column]
 
 
 def test_an_empty_index_finds_nothing_without_error(tmp_path):

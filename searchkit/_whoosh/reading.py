@@ -1,0 +1,115 @@
+"""Reading an open Whoosh index fast: the only search-side code that touches Whoosh's private names.
+
+Searching reads whole posting blocks, length columns and numeric columns straight from the
+pinned codec (whoosh-reloaded 2.7.5, `whoosh.codec.whoosh3`) instead of stepping through them
+one value at a time. Each private assumption made here is checked against Whoosh's public
+behaviour by tests/test_whoosh_reading.py; anything laid out differently falls back to Whoosh's
+public (slower) way of reading the same values.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.columns import NumericColumn
+from whoosh.matching.wrappers import FilterMatcher
+from whoosh.util.numeric import byte_to_length
+
+#: The field length Whoosh stores for each of the 256 length bytes (0 read as 1, as BM25F
+#: would divide by it).
+_LENGTH_OF_BYTE = [byte_to_length(b) or 1 for b in range(256)]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment of an open searcher: its own searcher, the number of its first document
+    in the whole index, and the key its cached arrays are stored under."""
+
+    searcher: object
+    offset: int
+    key: tuple[str, str]  # (generation, segment id)
+
+
+def segments(searcher, generation: str) -> list[Segment]:
+    """The segments of a Whoosh searcher, in document number order.
+
+    A segment never changes once written (a deletion only hides documents), so what is
+    computed from one can be kept for as long as its key is among the live ones.
+    """
+    return [
+        Segment(sub, offset, (generation, segment_id(sub.reader())))
+        for sub, offset in searcher.leaf_searchers()
+    ]
+
+
+def segment_id(reader) -> str:
+    """A segment reader's segment id; an index without documents has no segment."""
+    segment = reader.segment()
+    return segment.segment_id() if segment is not None else "(empty)"
+
+
+def read_postings(reader, fieldname: str, btext: bytes) -> tuple[list[int], list[float]]:
+    """The document numbers and weights of one term in one segment, deleted ones left out.
+
+    Reads whole blocks of the pinned codec's `W3LeafMatcher` instead of stepping posting by
+    posting (~10x faster on Reuters); any other matcher is stepped through.
+    """
+    m = reader.postings(fieldname, btext)
+    deleted = None
+    if isinstance(m, FilterMatcher):
+        deleted = reader.deleted_docs_set  # what SegmentReader.postings filtered with
+        m = m.child
+    ids: list[int] = []
+    weights: list[float] = []
+    if isinstance(m, W3LeafMatcher):
+        while m.is_active():
+            m._read_ids()
+            m._read_weights()
+            ids.extend(m._ids)
+            weights.extend(m._weights)
+            m._next_block()
+    else:
+        while m.is_active():
+            ids.append(m.id())
+            weights.append(m.weight())
+            m.next()
+    if deleted:
+        kept = [(d, w) for d, w in zip(ids, weights, strict=True) if d not in deleted]
+        ids = [d for d, _ in kept]
+        weights = [w for _, w in kept]
+    return ids, weights
+
+
+def field_lengths(reader, fieldname: str) -> list[int]:
+    """Each document's length in a scored field (at least 1), as BM25F reads it.
+
+    The pinned codec keeps lengths as one byte per document in a column named by
+    `_lenfield`; it is read in one piece instead of through `doc_field_length` per document.
+    """
+    doccount = reader.doc_count_all()
+    perdoc = getattr(reader, "_perdoc", None)
+    lenfield = _lenfield(fieldname)
+    if perdoc is not None and perdoc.has_column(lenfield):
+        column = perdoc.column_reader(lenfield, LENGTHS_COLUMN)
+        return [_LENGTH_OF_BYTE[b] for b in _column_values(column, doccount)]
+    length = reader.doc_field_length
+    return [length(d, fieldname, 1) or 1 for d in range(doccount)]
+
+
+def column_values(reader, fieldname: str) -> list:
+    """Every raw (untranslated) value of a field's column, in document number order."""
+    column = reader.column_reader(fieldname, translate=False)
+    return _column_values(column, reader.doc_count_all())
+
+
+def _column_values(column, doccount: int) -> list:
+    # A numeric column of the pinned codec is one run of fixed-size records: unpacked at
+    # once (stepping through 21,578 documents one by one costs ~10 ms per column).
+    if isinstance(column, NumericColumn.Reader) and not column._reverse:
+        count = min(column._count, doccount)
+        raw = column._dbfile.get(column._basepos, count * column._fixedlen)
+        values = list(struct.unpack(f"!{count}{column._typecode}", raw))
+        return values + [column._default] * (doccount - count)
+    return list(column)
