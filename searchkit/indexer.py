@@ -14,21 +14,27 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ._whoosh.writing import abandon, commit, write_segments_in_parallel
+from ._whoosh.writing import WriterFailed, abandon, commit, write_segments_in_parallel
 from .corpus import (
     DEFAULT_MAX_FILE_SIZE,
     CorpusFile,
     is_under,
-    printable_path,
     resolve_roots,
     scan,
-    size_of,
     split_signature,
 )
 from .documents import Document, Problem
 from .errors import IndexCorrupt, IndexWriteError
 from .manifest import API_SOURCE, FileEntry, Manifest, document_hash, load_live_manifest
-from .reading import FileOutcome, ProgressCallback, ReadTask, read_all, read_corpus_file
+from .reading import (
+    FileOutcome,
+    ProgressCallback,
+    ReaderFailed,
+    ReadTask,
+    read_all,
+    read_corpus_file,
+    reread_task,
+)
 from .schema import start_spelling_segment, whoosh_fields
 from .store import IndexDirectory, IndexMeta
 
@@ -168,9 +174,8 @@ class _SyncPlanner:
             if entry is None:
                 tasks.append(ReadTask(cf))
                 continue
-            stat_key, digest = split_signature(entry.signature)
-            if stat_key != cf.stat_key:
-                tasks.append(ReadTask(cf, digest, _appendable_size(cf, stat_key, entry)))
+            if split_signature(entry.signature)[0] != cf.stat_key:
+                tasks.append(reread_task(cf, entry))
                 continue
             self.new_files[cf.path] = entry
             for p in entry.problems:
@@ -484,8 +489,11 @@ class Indexer:
 
         planner = _SyncPlanner(old_manifest, report_problem=report_problem)
         tasks = planner.read_tasks(files, roots=roots, scan_problems=scan_problems)
-        for outcome in read_all(tasks, workers=workers, progress=progress):
-            planner.take(outcome)
+        try:
+            for outcome in read_all(tasks, workers=workers, progress=progress):
+                planner.take(outcome)
+        except ReaderFailed as exc:
+            raise IndexWriteError(directory.path, f"{exc}; nothing was written") from None
         plan = planner.plan(present={cf.path for cf in files})
         if dry_run:
             return plan.report(problems, started=started, dry_run=True, rebuilt=rebuild)
@@ -571,6 +579,8 @@ class Indexer:
                 pass
             if isinstance(exc, OSError):
                 raise IndexWriteError(self.directory.path, exc.strerror or str(exc)) from None
+            if isinstance(exc, WriterFailed):
+                raise IndexWriteError(self.directory.path, str(exc)) from None
             raise
         Manifest.remove_others(folder, ix.latest_generation())
 
@@ -579,21 +589,6 @@ class Indexer:
             manifest.save(folder, generation)
         except OSError as exc:
             raise IndexWriteError(self.directory.path, exc.strerror or str(exc)) from None
-
-
-def _appendable_size(cf: CorpusFile, old_stat_key: str, entry: FileEntry) -> int:
-    """The old size of a file that may only have grown since it was read, else 0.
-
-    Only a file read without a warning about the whole of it (a decoding fallback, say)
-    qualifies: its new lines could be read differently on their own.
-    """
-    old_size = size_of(old_stat_key)
-    if not entry.docs or old_size >= cf.size:
-        return 0
-    shown = printable_path(cf.path)
-    if any(p.path == shown for p in entry.problems):
-        return 0
-    return old_size
 
 
 def _mark_stale(entry: FileEntry, source: str) -> None:
