@@ -148,8 +148,8 @@ class ReaderFailed(Exception):
 def _read_in_processes(
     tasks: list[ReadTask], order: list[int], *, workers: int
 ) -> Iterator[tuple[int, FileOutcome]]:
-    """(index, outcome) of every task, read by `workers` processes that each ask for the next
-    batch of `READ_BATCH` tasks (in `order`) when done with one.
+    """(index, outcome) of every task, read by `workers` processes, each given batches of
+    `READ_BATCH` tasks (in `order`), a new one for each batch it sends back.
 
     Not `multiprocessing.Pool`: a pool waits for good on the result of a worker that was
     killed (the OOM killer, say), and its `terminate` can block on its task queue. Here a
@@ -164,7 +164,11 @@ def _read_in_processes(
         for _ in range(min(workers, len(batches))):
             reader = _ReaderProcess.start(ctx)
             readers.append(reader)
-            reader.give(batches.pop(), tasks)
+        # Two batches in flight per process, so that none waits for the next one.
+        for _ in range(2):
+            for reader in readers:
+                if batches:
+                    reader.give(batches.pop(), tasks)
         busy = {r.conn: r for r in readers}
         while busy:
             ready = multiprocessing.connection.wait(list(busy), timeout=STALL_SECONDS)
@@ -177,9 +181,10 @@ def _read_in_processes(
                 except (EOFError, OSError):
                     raise reader.death() from None
                 yield from results
+                reader.in_flight -= 1
                 if batches:
                     reader.give(batches.pop(), tasks)
-                else:
+                elif not reader.in_flight:
                     del busy[conn]
     finally:
         for reader in readers:
@@ -192,6 +197,7 @@ class _ReaderProcess:
     def __init__(self, process, conn) -> None:
         self.process = process
         self.conn = conn
+        self.in_flight = 0  # batches sent, outcomes not yet received
 
     @classmethod
     def start(cls, ctx) -> _ReaderProcess:
@@ -211,6 +217,7 @@ class _ReaderProcess:
             self.conn.send([(i, tasks[i]) for i in batch])
         except OSError:
             raise self.death() from None
+        self.in_flight += 1
 
     def stop(self) -> None:
         """End the process (killing it if it still runs) and reap it."""
