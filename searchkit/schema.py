@@ -19,7 +19,7 @@ from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.formats import Positions
 from whoosh.support.charset import accent_map
 
-from . import whoosh_fixes  # noqa: F401  (patches Whoosh before first use)
+from ._whoosh.analysis import stem_function
 from .documents import CORE_FIELDS, Document
 
 #: Bumped whenever the schema changes in a way an old index cannot serve.
@@ -103,7 +103,8 @@ def _fused_indexer(field: TEXT):
         return None
     finditer = tokenizer.expression.finditer
     stops, minsize, maxsize = stop.stops, stop.min, stop.max
-    stem, ignore, encode, boost = stemmer._stem, stemmer.ignore, fmt.encode, fmt.field_boost
+    stem, ignore = stem_function(stemmer), stemmer.ignore
+    encode, boost = fmt.encode, fmt.field_boost
     stems: dict[str, str] = {}
 
     def index(value: str):

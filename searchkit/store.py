@@ -26,9 +26,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from whoosh import index as whoosh_index
-from whoosh.filedb.filestore import FileStorage
-
+from ._whoosh.storage import create_index, open_index
 from .errors import (
     IndexCorrupt,
     IndexLocked,
@@ -38,7 +36,6 @@ from .errors import (
     WatcherRunning,
 )
 from .schema import SCHEMA_VERSION, build_schema
-from .whoosh_fixes import writer_codec
 
 FORMAT = "searchkit-index"
 META_FILE = "searchkit.json"
@@ -171,7 +168,7 @@ class IndexDirectory:
         """
         folder = self.generation_path(name)
         try:
-            ix = FileStorage(folder).open_index(indexclass=GenerationIndex)
+            ix = open_index(folder)
         except Exception as exc:  # Whoosh raises many kinds here: EmptyIndexError, IOError, ...
             raise IndexCorrupt(self.path, f"{name}: {type(exc).__name__}: {exc}") from None
         ix.index_path, ix.generation_name = self.path, name
@@ -225,7 +222,7 @@ class IndexDirectory:
         folder = self.generation_path(name)
         try:
             os.makedirs(folder)
-            ix = FileStorage(folder).create_index(build_schema(), indexclass=GenerationIndex)
+            ix = create_index(folder, build_schema())
         except OSError as exc:
             raise IndexWriteError(self.path, exc.strerror or str(exc)) from None
         ix.index_path, ix.generation_name = self.path, name
@@ -309,58 +306,6 @@ class IndexDirectory:
             # number may be reused): only the process that took the lock closes it.
             if not locked or _HELD_LOCKS.pop(fd, None) is not None:
                 os.close(fd)  # closing releases the flock
-
-
-class GenerationIndex(whoosh_index.FileIndex):
-    """The Whoosh index of one generation, whose readers and writers fail as `IndexCorrupt`
-    (one line and a hint at the command line) when a segment file is damaged or missing,
-    instead of Whoosh's EOFError, struct.error, UnpicklingError, FileNotFoundError, ..."""
-
-    index_path = ""
-    generation_name = ""
-
-    def reader(self, reuse=None):
-        """A reader of the committed segments; raises `IndexCorrupt` if one cannot be read."""
-        try:
-            return super().reader(reuse=reuse)
-        except OSError as exc:
-            if not os.path.isdir(self.storage.folder):
-                raise  # the generation was replaced and removed meanwhile: not damage
-            raise self._corrupt(exc) from None
-        except MemoryError:
-            raise
-        except Exception as exc:
-            raise self._corrupt(exc) from None
-
-    def writer(self, procs=1, **kwargs):
-        """A writer; the segments are checked first, so that damage fails here, not mid-write.
-
-        Without Whoosh's own MAIN_WRITELOCK: searchkit's write lock (`IndexDirectory.
-        write_lock`) already keeps writers apart, and Whoosh leaks its lock when a writer
-        fails while it starts (a full disk): as long as anything holds on to that exception
-        (a REPL's `sys.last_value`, a test's `pytest.raises`, a log record), every later
-        update of the process failed as "locked by another writer".
-        """
-        from whoosh.writing import SegmentWriter
-
-        if procs > 1:
-            raise ValueError("searchkit writes in parallel itself (indexer.py), not via MpWriter")
-        self.reader().close()
-        return SegmentWriter(self, _lk=False, codec=writer_codec(), **kwargs)
-
-    def _corrupt(self, exc: Exception) -> IndexCorrupt:
-        kind = type(exc).__name__
-        if type(exc).__module__ != "builtins":
-            kind = f"{type(exc).__module__}.{kind}"  # struct.error, zlib.error, ...
-        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        where = f": {exc.filename}" if isinstance(exc, OSError) and exc.filename else ""
-        error = IndexCorrupt(
-            self.index_path or self.storage.folder,
-            f"{self.generation_name or self.storage.folder}: {kind}: {detail}{where}",
-        )
-        if isinstance(exc, PermissionError):
-            error.hint = "check who may read the index folder"
-        return error
 
 
 def _ours_or_ignorable(name: str) -> bool:

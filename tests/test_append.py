@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from searchkit import Document, Index
 from searchkit import documents as documents_module
-from searchkit import indexer as indexer_module
+from searchkit import reading as reading_module
 from searchkit.documents import ParseResult, Problem, parse_appended_lines, parse_file
-from searchkit.indexer import MANIFEST_VERSION, Manifest
+from searchkit.manifest import MANIFEST_VERSION, Manifest
 from searchkit.store import IndexDirectory
 
 #: Below this old size a sync always reads the whole file (the reader's binary-check sample).
@@ -370,7 +370,7 @@ def test_a_sync_after_appends_reads_only_new_lines_and_equals_a_rebuild(
 ):
     if workers > 1:
         # Read in a worker pool even though the corpus is small (the parent still decides).
-        monkeypatch.setattr(indexer_module, "PARALLEL_PARSE_THRESHOLD", 0)
+        monkeypatch.setattr(reading_module, "PARALLEL_PARSE_THRESHOLD", 0)
     corpus = tmp_path / "corpus"
     (corpus / "notes").mkdir(parents=True)
     (corpus / "wires").mkdir()

@@ -1,4 +1,4 @@
-"""The Whoosh fixes of `searchkit.whoosh_fixes`: short posting lists inlined into the term
+"""The Whoosh fixes of `searchkit._whoosh.fixes`: short posting lists inlined into the term
 table, and segment files read from their memory map instead of a copy.
 
 The inlining tests build the same documents twice with plain Whoosh, once with searchkit's
@@ -31,8 +31,9 @@ from whoosh.filedb.structfile import BufferFile, StructFile
 from whoosh.qparser import QueryParser
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from searchkit import Document, Index, whoosh_fixes
-from searchkit.whoosh_fixes import INLINE_LIMIT, _ViewFile
+from searchkit import Document, Index
+from searchkit._whoosh import fixes as whoosh_fixes
+from searchkit._whoosh.fixes import INLINE_LIMIT, _ViewFile
 
 #: Three commits of four documents. `markets`, `bank` and `rates` occur in many documents of
 #: every segment; `zanzibar`, `quokka`, `marmalade`, `tugboat` in one document only; `spice`

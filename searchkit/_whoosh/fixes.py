@@ -1,7 +1,8 @@
-"""Fixes to the pinned Whoosh (whoosh-reloaded 2.7.5), applied once on import.
+"""Fixes to the pinned Whoosh (whoosh-reloaded 2.7.5), applied once on import of `_whoosh`.
 
 Each fix names the measured reason. They touch Whoosh internals, which is safe only because
-the Whoosh version is pinned exactly (pyproject.toml); re-measure before changing the pin.
+the Whoosh version is pinned exactly (pyproject.toml); re-measure before changing the pin
+(tests/test_whoosh_internals.py checks each assumption).
 """
 
 from __future__ import annotations
