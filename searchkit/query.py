@@ -6,13 +6,14 @@ ranges, grouping), with words AND'ed across `title` and `body`, plus searchkit's
 - lenient by default: text typed into a search box (unbalanced quotes or brackets, a stray `:`,
   an unknown field, a dangling operator, a question in capitals) is searched as words; with
   `strict=True` the same text is a `QuerySyntaxError` saying where;
-- `date:` values, `--since` and `--until` are parsed here (absolute dates through
-  `dates.parse_date`, relative ones such as `yesterday`, `7d`, `last month` by a small layer
-  below), never by Whoosh's DateParserPlugin, which misreads ISO ranges and turns `>` into a
-  query that silently matches nothing;
+- `date:` values, `--since` and `--until` are read by `dates.parse_when` (absolute dates and
+  relative ones such as `yesterday`, `7d`, `last month`), never by Whoosh's DateParserPlugin,
+  which misreads ISO ranges and turns `>` into a query that silently matches nothing;
 - a date range matches a document when the document's whole period lies inside it, built from
-  the `day` / `month` / `year` keyword columns (a numeric range over second-precision
-  timestamps expands to thousands of terms: ~200 ms for one month of Reuters).
+  the `day` / `month` / `year` keyword columns, keyed as `dates` keys them (a numeric range over
+  second-precision timestamps expands to thousands of terms: ~200 ms for one month of Reuters);
+- every query has a bounded cost: `bound_expansions` caps what wildcards, prefixes, fuzzy terms
+  and ranges expand to, with a note saying what was limited.
 """
 
 from __future__ import annotations
@@ -21,14 +22,24 @@ import calendar
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
 from whoosh import qparser
 from whoosh import query as wq
 from whoosh.qparser import syntax
 
-from .dates import PartialDate, parse_date
-from .errors import DateError, QuerySyntaxError, UsageError
+from .dates import (
+    END_OF_DAY,
+    DateSpan,
+    day_key,
+    day_range,
+    month_key,
+    parse_when,
+    to_span,  # noqa: F401  (re-exported only until search.py imports it from .dates)
+    utc_now,
+    year_key,
+)
+from .errors import DateError, InvalidValue, QuerySyntaxError, UsageError
 from .schema import DATE_FACETS, TEXT_FIELDS, fold_keyword, is_metadata_field
 
 #: Longer query text is cut here (at a space), with a note: Whoosh's parser grows faster than
@@ -38,118 +49,8 @@ MAX_QUERY_CHARS = 2000
 #: Fields a query can name besides the metadata facets found in the index.
 QUERY_FIELDS = ("title", "body", "id", "path", "date", *DATE_FACETS)
 
-_END_OF_DAY = time.max
-_RELATIVE = re.compile(r"^(\d{1,4})\s*(d|w|days?|weeks?|months?|years?)(?:\s+ago)?$")
-_LAST_THIS = re.compile(r"^(last|this|previous|current)\s+(week|month|year)$")
 
-
-# -- dates -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DateSpan:
-    """A period of time, both ends inclusive, as naive UTC datetimes."""
-
-    start: datetime
-    end: datetime
-    text: str = ""
-
-    @classmethod
-    def of(cls, value: PartialDate) -> DateSpan:
-        """The period a partial date stands for (`2020-03` is all of March)."""
-        return cls(value.start, value.end, value.isoformat())
-
-    def __str__(self) -> str:
-        return self.text or f"{self.start.isoformat()}..{self.end.isoformat()}"
-
-
-def utc_now() -> datetime:
-    """The current time as a naive UTC datetime, as every date searchkit compares."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def parse_when(text: str, *, now: datetime | None = None) -> DateSpan:
-    """Parse an absolute or relative date into the period it names.
-
-    Absolute: `2020`, `2020-03`, `2020-03-14`, `20200314`, `march 2020`, ISO times with zones.
-    Relative (counted in UTC from `now`): `today`, `yesterday`, `7d` / `7 days ago` (that day),
-    `2w` / `2 weeks ago`, `3 months ago`, `1 year ago`, `last week` / `this month` / `last year`.
-    Raises `DateError` naming the value when it is none of these.
-    """
-    if not isinstance(text, str):
-        raise DateError(repr(text), "not text")
-    raw = " ".join(text.split()).lower()
-    try:
-        span = _relative(raw, now or utc_now())
-    except (OverflowError, ValueError):
-        raise DateError(text.strip(), "out of range") from None
-    if span is not None:
-        return DateSpan(span[0], span[1], raw)
-    return DateSpan.of(parse_date(text))
-
-
-def _day(d: date) -> tuple[datetime, datetime]:
-    return datetime.combine(d, time.min), datetime.combine(d, _END_OF_DAY)
-
-
-def _month(year: int, month: int) -> tuple[datetime, datetime]:
-    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
-    last = calendar.monthrange(year, month)[1]
-    return datetime(year, month, 1), datetime.combine(date(year, month, last), _END_OF_DAY)
-
-
-def _year(year: int) -> tuple[datetime, datetime]:
-    return datetime(year, 1, 1), datetime.combine(date(year, 12, 31), _END_OF_DAY)
-
-
-def _relative(raw: str, now: datetime) -> tuple[datetime, datetime] | None:
-    today = now.date()
-    if raw in ("today", "now"):
-        return _day(today)
-    if raw == "yesterday":
-        return _day(today - timedelta(days=1))
-    m = _RELATIVE.match(raw)
-    if m:
-        n, unit = int(m.group(1)), m.group(2)
-        if unit[0] == "d":
-            return _day(today - timedelta(days=n))
-        if unit[0] == "w":
-            return _day(today - timedelta(weeks=n))
-        if unit[0] == "m":
-            return _month(today.year, today.month - n)
-        return _year(today.year - n)
-    m = _LAST_THIS.match(raw)
-    if m:
-        back = 1 if m.group(1) in ("last", "previous") else 0
-        unit = m.group(2)
-        if unit == "week":
-            monday = today - timedelta(days=today.weekday(), weeks=back)
-            return datetime.combine(monday, time.min), datetime.combine(
-                monday + timedelta(days=6), _END_OF_DAY
-            )
-        if unit == "month":
-            return _month(today.year, today.month - back)
-        return _year(today.year - back)
-    return None
-
-
-def to_span(value, *, now: datetime | None = None) -> DateSpan:
-    """A `since`/`until` argument as a period: text, `date`, `datetime`, `PartialDate`."""
-    if isinstance(value, DateSpan):
-        return value
-    if isinstance(value, PartialDate):
-        return DateSpan.of(value)
-    if isinstance(value, datetime):
-        exact = PartialDate.from_datetime(value)
-        return DateSpan(exact.start, exact.end, exact.isoformat())
-    if isinstance(value, date):
-        start, end = _day(value)
-        return DateSpan(start, end, value.isoformat())
-    return parse_when(value, now=now)
-
-
-def _day_key(d: date) -> str:
-    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
+# -- date filters ----------------------------------------------------------------------------
 
 
 class PeriodQuery(wq.WrappingQuery):
@@ -197,7 +98,7 @@ def period_query(start: datetime | None, end: datetime | None) -> wq.Query | Non
     if start is not None:
         day_lo = start.date() if start.time() == time.min else _next_day(start.date())
     if end is not None:
-        day_hi = end.date() if end.time() == _END_OF_DAY else _prev_day(end.date())
+        day_hi = end.date() if end.time() == END_OF_DAY else _prev_day(end.date())
     whole_days = (day_lo is not None or start is None) and (day_hi is not None or end is None)
     if whole_days and _ordered(day_lo, day_hi):
         # Whole months inside those days, as (year, month) ...
@@ -221,34 +122,34 @@ def period_query(start: datetime | None, end: datetime | None) -> wq.Query | Non
             if month_hi is not None:
                 year_hi = month_hi[0] if month_hi[1] == 12 else month_hi[0] - 1
             if _ordered(year_lo, year_hi):
-                clauses.append(_key_range("year", year_lo, year_hi, _year_key))
+                clauses.append(_key_range("year", year_lo, year_hi, year_key))
                 if year_lo is not None:
                     _add_range(clauses, "month", month_lo, _shift_month((year_lo, 1), -1))
                 if year_hi is not None:
                     _add_range(clauses, "month", _shift_month((year_hi, 12), 1), month_hi)
             else:
-                clauses.append(_key_range("month", month_lo, month_hi, _month_key))
+                clauses.append(_key_range("month", month_lo, month_hi, _month_of))
             if month_lo is not None:
                 _add_range(clauses, "day", day_lo, _prev_day(_month_start(month_lo)))
             if month_hi is not None:
                 _add_range(clauses, "day", _next_day(_month_end(month_hi)), day_hi)
         else:
-            clauses.append(_key_range("day", day_lo, day_hi, _day_key))
+            clauses.append(_key_range("day", day_lo, day_hi, day_key))
 
     boundary = set()
     if start is not None and start.time() != time.min:
         boundary.add(start.date())
-    if end is not None and end.time() != _END_OF_DAY:
+    if end is not None and end.time() != END_OF_DAY:
         boundary.add(end.date())
     for d in sorted(boundary):
-        d0, d1 = _day(d)
+        d0, d1 = day_range(d)
         lo = max(start, d0) if start is not None else d0
         hi = min(end, d1) if end is not None else d1
         if lo <= hi:
             clauses.append(
                 wq.And(
                     [
-                        wq.Term("day", _day_key(d)),
+                        wq.Term("day", day_key(d)),
                         wq.DateRange("date", lo, d1),
                         wq.DateRange("date_end", d0, hi),
                     ]
@@ -258,12 +159,8 @@ def period_query(start: datetime | None, end: datetime | None) -> wq.Query | Non
     return PeriodQuery(child, start, end)
 
 
-def _year_key(year: int) -> str:
-    return f"{year:04d}"
-
-
-def _month_key(ym: tuple[int, int]) -> str:
-    return f"{ym[0]:04d}-{ym[1]:02d}"
+def _month_of(ym: tuple[int, int]) -> str:
+    return month_key(*ym)
 
 
 def _month_start(ym: tuple[int, int]) -> date:
@@ -278,7 +175,7 @@ def _add_range(clauses: list, field: str, lo, hi) -> None:
     # The days or months on one side of a coarser period: `lo`..`hi`, when not empty.
     if lo is None or hi is None or lo > hi:
         return
-    key = _day_key if field == "day" else _month_key
+    key = day_key if field == "day" else _month_of
     clauses.append(_key_range(field, lo, hi, key))
 
 
@@ -321,30 +218,44 @@ def span_query(since: DateSpan | None, until: DateSpan | None) -> wq.Query | Non
 
 
 def parse_where(where) -> dict[str, tuple[str, ...]]:
-    """`where` as {field: values}: a mapping (value or values) or `FIELD=VALUE` strings."""
+    """`where` as {field: values}: a mapping (value or values) or `FIELD=VALUE` strings.
+
+    Raises `InvalidValue` naming the field for a field name or a value that is not text (a
+    `None` would otherwise be searched as the word "None", or fail deep inside the search).
+    """
     if where is None:
         return {}
     result: dict[str, list[str]] = {}
+    items = []
     if isinstance(where, Mapping):
-        items = []
         for name, values in where.items():
+            if not isinstance(name, str):
+                raise InvalidValue("where", f"a field name must be text, not {name!r}")
             if isinstance(values, str):
                 values = (values,)
-            items.extend((name, v) for v in values)
+            elif not isinstance(values, Iterable):
+                raise InvalidValue(f"where[{name!r}]", f"expected text or texts, not {values!r}")
+            for value in values:
+                if not isinstance(value, str):
+                    raise InvalidValue(f"where[{name!r}]", f"a value must be text, not {value!r}")
+                items.append((name, value))
     else:
         if isinstance(where, str):
             where = (where,)
-        items = []
+        elif not isinstance(where, Iterable):
+            raise InvalidValue("where", f"expected a mapping or FIELD=VALUE texts, not {where!r}")
         for item in where:
-            name, sep, value = str(item).partition("=")
+            if not isinstance(item, str):
+                raise InvalidValue("where", f"expected FIELD=VALUE text, not {item!r}")
+            name, sep, value = item.partition("=")
             if not sep or not name.strip() or not value.strip():
                 raise UsageError(f"--where expects FIELD=VALUE, got {item!r}")
             items.append((name, value))
     for name, value in items:
-        name = str(name).strip().lower()
+        name = name.strip().lower()
         result.setdefault(name, [])
         if value not in result[name]:
-            result[name].append(str(value))
+            result[name].append(value)
     return {k: tuple(v) for k, v in result.items()}
 
 
