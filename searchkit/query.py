@@ -827,13 +827,14 @@ class _Bounder:
             return wq.NullQuery
         frequency: dict = {}
         for sub in self.leaves:
-            for term in self._candidates(q, sub, field):
+            for found in self._candidates(q, sub, field):
                 if self.examined_left <= 0:
                     self.cut_short.append(label)
                     break
                 self.examined_left -= 1
-                if term is not None:
-                    frequency[term] = frequency.get(term, 0) + sub.doc_frequency(field, term)
+                if found is not None:
+                    term, n = found
+                    frequency[term] = frequency.get(term, 0) + n
         matched = [(-n, term) for term, n in frequency.items() if n > 0]
         if len(matched) > wanted:
             if wanted == self.max_expansions:
@@ -843,36 +844,24 @@ class _Bounder:
         kept = sorted(matched)[:wanted]
         self.terms_left -= len(kept)
         from_bytes = self.reader.schema[field].from_bytes
-        terms = [
-            wq.Term(field, from_bytes(t) if isinstance(t, bytes) else t, boost=q.boost)
-            for _, t in kept
-        ]
+        terms = [wq.Term(field, from_bytes(t), boost=q.boost) for _, t in kept]
         if not terms:
             return wq.NullQuery
         return terms[0] if len(terms) == 1 else wq.Or(terms)
 
     def _candidates(self, q: wq.Query, sub, field: str):
-        """The terms of one segment `q` may match: bytes, or text for fuzzy terms."""
-        if isinstance(q, wq.Every):
-            yield from sub.lexicon(field)
-        elif isinstance(q, wq.Prefix):
-            yield from sub.expand_prefix(field, q.text)
-        elif isinstance(q, (wq.Wildcard, wq.Regex)):
-            if isinstance(q, wq.Wildcard):
-                pattern = re.compile(fnmatch.translate(q.text))
-                prefix = q.text
-                for i, ch in enumerate(q.text):
-                    if ch in _WILDCARD_SPECIALS:
-                        prefix = q.text[:i]
-                        break
-            else:
-                pattern = re.compile(q.text)
-                prefix = ""  # a regex's literal prefix is not worth Whoosh's guesswork
-            terms = sub.expand_prefix(field, prefix) if prefix else sub.lexicon(field)
+        """(term, document frequency) for each term of one segment that `q` matches, and None
+        for each dictionary entry examined without a match (it counts against the budget)."""
+        if isinstance(q, (wq.Every, wq.Prefix, wq.Wildcard, wq.Regex)):
+            prefix, pattern = _scan_of(q)
             from_bytes = sub.schema[field].from_bytes
-            # Every dictionary entry scanned counts against the budget, matching or not.
-            for btext in terms:
-                yield btext if pattern.match(from_bytes(btext)) else None
+            # One walk of the dictionary yields each term's frequency with it: a lookup per
+            # matching term instead made `body:*` three times slower on Reuters.
+            for btext, info in sub.iter_prefix(field, prefix):
+                if pattern is None or pattern.match(from_bytes(btext)):
+                    yield btext, info.doc_frequency()
+                else:
+                    yield None
         elif isinstance(q, wq.FuzzyTerm):
             # The field's own terms, compared one by one: on Reuters 4-6x faster than Whoosh's
             # automaton walk (`terms_within`), which also looks in the unstemmed spelling words.
@@ -886,11 +875,26 @@ class _Bounder:
                     and sum(ch not in word for ch in text) <= maxdist
                     and edit_distance(word, text, maxdist) <= maxdist
                 ):
-                    yield btext
+                    yield btext, sub.doc_frequency(field, btext)
                 else:
-                    yield None  # examined all the same
+                    yield None
         else:
-            yield from (btext for _, btext in q.expanded_terms(sub))
+            for _, btext in q.expanded_terms(sub):
+                yield btext, sub.doc_frequency(field, btext)
+
+
+def _scan_of(q: wq.Query) -> tuple[str, re.Pattern[str] | None]:
+    """(the literal prefix every match starts with, the pattern a term must match or None)."""
+    if isinstance(q, wq.Every):
+        return "", None
+    if isinstance(q, wq.Prefix):
+        return q.text, None
+    if isinstance(q, wq.Regex):
+        return "", re.compile(q.text)  # a regex's literal prefix is not worth guessing
+    for i, ch in enumerate(q.text):
+        if ch in _WILDCARD_SPECIALS:
+            return q.text[:i], re.compile(fnmatch.translate(q.text))
+    return q.text, re.compile(fnmatch.translate(q.text))
 
 
 def _label(q: wq.Query) -> str:
