@@ -288,7 +288,8 @@ class ParsedQuery:
     `query` is the Whoosh query to score; `filters` the `date:` clauses it was AND'ed with,
     which only restrict (they run as filters, cached, instead of being scored); `relaxed` the
     query with its words OR'ed (None when the text used explicit operators or has fewer than
-    two words), run when too few documents hold every word; `notes` say what leniency changed.
+    two words), run when too few documents hold every word; `notes` say what leniency changed;
+    `written` the query as parsed, before `bound_parsed` expanded it, which is what it prints as.
     """
 
     text: str
@@ -296,9 +297,12 @@ class ParsedQuery:
     relaxed: wq.Query | None = None
     notes: tuple[str, ...] = ()
     filters: tuple[wq.Query, ...] = ()
+    written: wq.Query | None = None
 
     def __str__(self) -> str:
-        parts = [] if isinstance(self.query, wq.Every) and self.filters else [self.query]
+        # `e*` prints as `title:e* OR body:e*`, not as the fifty words it is searched with.
+        query = self.written if self.written is not None else self.query
+        parts = [] if isinstance(query, wq.Every) and self.filters else [query]
         parts += self.filters
         return " AND ".join(_describe(p) for p in parts)
 
@@ -725,7 +729,13 @@ def bound_parsed(parsed: ParsedQuery, reader) -> ParsedQuery:
     notes = bounder.notes()
     if query is parsed.query and relaxed is parsed.relaxed and not notes:
         return parsed
-    return replace(parsed, query=query, relaxed=relaxed, notes=(*parsed.notes, *notes))
+    return replace(
+        parsed,
+        query=query,
+        relaxed=relaxed,
+        notes=(*parsed.notes, *notes),
+        written=parsed.written if parsed.written is not None else parsed.query,
+    )
 
 
 class _Bounder:
