@@ -1,5 +1,9 @@
-"""Dates with a precision: an article dated `2020-04` is about April, not about 1 April.
+"""Dates: what a document's date and a query's date mean, and the keys both sides index by.
 
+A date has a precision: an article dated `2020-04` is about April, not about 1 April
+(`PartialDate`); a query names a period (`DateSpan`), absolute or relative to now (`parse_when`).
+The year / month / day keys are written here only (`year_key`, `month_key`, `day_key`): the
+indexer stores them and date filters look them up, so the two cannot drift apart.
 Every date searchkit stores or compares is a naive `datetime` in UTC; zoned input is converted.
 """
 
@@ -8,7 +12,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Literal
 
 from .errors import DateError
@@ -109,6 +113,29 @@ _DEFAULT_A = datetime(2000, 1, 1, 0, 0, 0)
 _DEFAULT_B = datetime(2001, 2, 2, 1, 1, 1)
 MIN_YEAR = 1
 MAX_YEAR = 9999
+#: The last instant of a day: periods include both ends.
+END_OF_DAY = time.max
+_RELATIVE = re.compile(r"^(\d{1,4})\s*(d|w|days?|weeks?|months?|years?)(?:\s+ago)?$")
+_LAST_THIS = re.compile(r"^(last|this|previous|current)\s+(week|month|year)$")
+
+
+# -- the keys of the year, month and day facets -----------------------------------------------
+# Not strftime: glibc writes year 5 as `5`, not `0005`, and the keys must sort as text.
+
+
+def year_key(year: int) -> str:
+    """The `year` facet key, e.g. `2020`."""
+    return f"{year:04d}"
+
+
+def month_key(year: int, month: int) -> str:
+    """The `month` facet key, e.g. `2020-03`."""
+    return f"{year_key(year)}-{month:02d}"
+
+
+def day_key(day: date) -> str:
+    """The `day` facet key, e.g. `2020-03-14`."""
+    return f"{month_key(day.year, day.month)}-{day.day:02d}"
 
 
 @dataclass(frozen=True, order=True)
@@ -135,13 +162,12 @@ class PartialDate:
         """`2020`, `2020-03`, `2020-03-14` or `2020-03-14T09:30:00Z`, by precision."""
         s = self.start
         if self.precision == "year":
-            return f"{s.year:04d}"
+            return year_key(s.year)
         if self.precision == "month":
-            return f"{s.year:04d}-{s.month:02d}"
+            return month_key(s.year, s.month)
         if self.precision == "day":
-            return f"{s.year:04d}-{s.month:02d}-{s.day:02d}"
-        # Not strftime: glibc writes year 5 as `5`, not `0005`.
-        return f"{s.year:04d}-{s.month:02d}-{s.day:02d}T{s.hour:02d}:{s.minute:02d}:{s.second:02d}Z"
+            return day_key(s)
+        return f"{day_key(s)}T{s.hour:02d}:{s.minute:02d}:{s.second:02d}Z"
 
     def __str__(self) -> str:
         return self.isoformat()
@@ -149,22 +175,21 @@ class PartialDate:
     @property
     def year_key(self) -> str:
         """Facet key for the year, e.g. `2020`."""
-        return f"{self.start.year:04d}"
+        return year_key(self.start.year)
 
     @property
     def month_key(self) -> str | None:
         """Facet key for the month (`2020-03`), or None for a year-only date."""
         if self.precision == "year":
             return None
-        return f"{self.start.year:04d}-{self.start.month:02d}"
+        return month_key(self.start.year, self.start.month)
 
     @property
     def day_key(self) -> str | None:
         """Facet key for the day (`2020-03-14`), or None when the day is not known."""
         if self.precision in ("year", "month"):
             return None
-        s = self.start
-        return f"{s.year:04d}-{s.month:02d}-{s.day:02d}"
+        return day_key(self.start)
 
     @classmethod
     def parse(cls, text: str) -> PartialDate:
@@ -337,3 +362,111 @@ def _parse_free_form(raw: str, bare: str) -> PartialDate:
         return PartialDate.from_datetime(a)
     except DateError:
         raise DateError(raw, "date value out of range") from None
+
+
+# -- periods a query names -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DateSpan:
+    """A period of time, both ends inclusive, as naive UTC datetimes."""
+
+    start: datetime
+    end: datetime
+    text: str = ""
+
+    @classmethod
+    def of(cls, value: PartialDate) -> DateSpan:
+        """The period a partial date stands for (`2020-03` is all of March)."""
+        return cls(value.start, value.end, value.isoformat())
+
+    def __str__(self) -> str:
+        return self.text or f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+
+def utc_now() -> datetime:
+    """The current time as a naive UTC datetime, as every date searchkit compares."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def parse_when(text: str, *, now: datetime | None = None) -> DateSpan:
+    """Parse an absolute or relative date into the period it names.
+
+    Absolute: `2020`, `2020-03`, `2020-03-14`, `20200314`, `march 2020`, ISO times with zones.
+    Relative (counted in UTC from `now`): `today`, `yesterday`, `7d` / `7 days ago` (that day),
+    `2w` / `2 weeks ago`, `3 months ago`, `1 year ago`, `last week` / `this month` / `last year`.
+    Raises `DateError` naming the value when it is none of these.
+    """
+    if not isinstance(text, str):
+        raise DateError(repr(text), "not text")
+    raw = " ".join(text.split()).lower()
+    try:
+        span = _relative(raw, now or utc_now())
+    except (OverflowError, ValueError):
+        raise DateError(text.strip(), "out of range") from None
+    if span is not None:
+        return DateSpan(span[0], span[1], raw)
+    return DateSpan.of(parse_date(text))
+
+
+def to_span(value, *, now: datetime | None = None) -> DateSpan:
+    """A `since`/`until` argument as a period: text, `date`, `datetime`, `PartialDate`."""
+    if isinstance(value, DateSpan):
+        return value
+    if isinstance(value, PartialDate):
+        return DateSpan.of(value)
+    if isinstance(value, datetime):
+        exact = PartialDate.from_datetime(value)
+        return DateSpan(exact.start, exact.end, exact.isoformat())
+    if isinstance(value, date):
+        start, end = day_range(value)
+        return DateSpan(start, end, value.isoformat())
+    return parse_when(value, now=now)
+
+
+def day_range(day: date) -> tuple[datetime, datetime]:
+    """The first and last instant of a day."""
+    return datetime.combine(day, time.min), datetime.combine(day, END_OF_DAY)
+
+
+def month_range(year: int, month: int) -> tuple[datetime, datetime]:
+    """The first and last instant of a month; `month` may run past 1..12 (13 is next January)."""
+    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    return datetime(year, month, 1), datetime.combine(date(year, month, last), END_OF_DAY)
+
+
+def year_range(year: int) -> tuple[datetime, datetime]:
+    """The first and last instant of a year."""
+    return datetime(year, 1, 1), datetime.combine(date(year, 12, 31), END_OF_DAY)
+
+
+def _relative(raw: str, now: datetime) -> tuple[datetime, datetime] | None:
+    today = now.date()
+    if raw in ("today", "now"):
+        return day_range(today)
+    if raw == "yesterday":
+        return day_range(today - timedelta(days=1))
+    m = _RELATIVE.match(raw)
+    if m:
+        n, unit = int(m.group(1)), m.group(2)
+        if unit[0] == "d":
+            return day_range(today - timedelta(days=n))
+        if unit[0] == "w":
+            return day_range(today - timedelta(weeks=n))
+        if unit[0] == "m":
+            return month_range(today.year, today.month - n)
+        return year_range(today.year - n)
+    m = _LAST_THIS.match(raw)
+    if m:
+        back = 1 if m.group(1) in ("last", "previous") else 0
+        unit = m.group(2)
+        if unit == "week":
+            monday = today - timedelta(days=today.weekday(), weeks=back)
+            return datetime.combine(monday, time.min), datetime.combine(
+                monday + timedelta(days=6), END_OF_DAY
+            )
+        if unit == "month":
+            return month_range(today.year, today.month - back)
+        return year_range(today.year - back)
+    return None

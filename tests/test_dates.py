@@ -1,4 +1,5 @@
-"""PartialDate and parse_date: precision, UTC conversion, period ends, and loud failures."""
+"""Dates: PartialDate and parse_date (precision, UTC conversion, period ends, loud failures),
+and the periods a query names (parse_when, to_span)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from searchkit.dates import PartialDate, parse_date
+from searchkit.dates import DateSpan, PartialDate, parse_date, parse_when, to_span
 from searchkit.errors import DateError
 
 
@@ -170,3 +171,62 @@ def test_iso_round_trip_at_each_precision(value):
     day = parse_date(f"{value.year:04d}-{value.month:02d}-{value.day:02d}")
     assert parse_date(day.isoformat()) == day
     assert day.start <= value <= day.end
+
+
+# -- periods a query names -------------------------------------------------------------------
+
+NOW = datetime(2021, 1, 13, 15, 30)  # a Wednesday
+END = (23, 59, 59, 999999)
+
+
+@pytest.mark.parametrize(
+    "text, start, end",
+    [
+        ("2020", datetime(2020, 1, 1), datetime(2020, 12, 31, *END)),
+        ("2020-03", datetime(2020, 3, 1), datetime(2020, 3, 31, *END)),
+        ("2020-02", datetime(2020, 2, 1), datetime(2020, 2, 29, *END)),  # leap year
+        ("2021-02", datetime(2021, 2, 1), datetime(2021, 2, 28, *END)),
+        ("2020-12", datetime(2020, 12, 1), datetime(2020, 12, 31, *END)),
+        ("2020-03-14", datetime(2020, 3, 14), datetime(2020, 3, 14, *END)),
+        ("20200314", datetime(2020, 3, 14), datetime(2020, 3, 14, *END)),
+        ("march 2020", datetime(2020, 3, 1), datetime(2020, 3, 31, *END)),
+        ("April 2020", datetime(2020, 4, 1), datetime(2020, 4, 30, *END)),
+        ("14 March 2020", datetime(2020, 3, 14), datetime(2020, 3, 14, *END)),
+        # A zone makes an exact time, converted to UTC (the next day here).
+        ("2020-03-14T23:30:00-05:00", datetime(2020, 3, 15, 4, 30), datetime(2020, 3, 15, 4, 30)),
+        ("2020-03-14T10:00+02:00", datetime(2020, 3, 14, 8, 0), datetime(2020, 3, 14, 8, 0)),
+        ("today", datetime(2021, 1, 13), datetime(2021, 1, 13, *END)),
+        ("yesterday", datetime(2021, 1, 12), datetime(2021, 1, 12, *END)),
+        ("7d", datetime(2021, 1, 6), datetime(2021, 1, 6, *END)),
+        ("7 days ago", datetime(2021, 1, 6), datetime(2021, 1, 6, *END)),
+        ("2w", datetime(2020, 12, 30), datetime(2020, 12, 30, *END)),
+        ("2 weeks ago", datetime(2020, 12, 30), datetime(2020, 12, 30, *END)),
+        ("1 month ago", datetime(2020, 12, 1), datetime(2020, 12, 31, *END)),
+        ("13 months ago", datetime(2019, 12, 1), datetime(2019, 12, 31, *END)),
+        ("1 year ago", datetime(2020, 1, 1), datetime(2020, 12, 31, *END)),
+        ("last week", datetime(2021, 1, 4), datetime(2021, 1, 10, *END)),
+        ("this week", datetime(2021, 1, 11), datetime(2021, 1, 17, *END)),
+        ("last month", datetime(2020, 12, 1), datetime(2020, 12, 31, *END)),
+        ("This  Month", datetime(2021, 1, 1), datetime(2021, 1, 31, *END)),
+        ("last year", datetime(2020, 1, 1), datetime(2020, 12, 31, *END)),
+        ("this year", datetime(2021, 1, 1), datetime(2021, 12, 31, *END)),
+    ],
+)
+def test_every_date_form_names_its_whole_period(text, start, end):
+    span = parse_when(text, now=NOW)
+    assert (span.start, span.end) == (start, end)
+
+
+@pytest.mark.parametrize("text", ["foo", "2020-13", "2020-02-30", "", "   ", "7x", "m4"])
+def test_an_unparseable_date_is_an_error_naming_the_value(text):
+    with pytest.raises(DateError) as caught:
+        parse_when(text, now=NOW)
+    assert str(caught.value).startswith(f"cannot parse date {(text.strip() or text)!r}")
+
+
+def test_since_and_until_accept_python_dates_and_partial_dates():
+    assert to_span(date(2020, 3, 14)) == DateSpan(
+        datetime(2020, 3, 14), datetime(2020, 3, 14, *END), "2020-03-14"
+    )
+    exact = to_span(datetime(2020, 3, 14, 10, 0))
+    assert (exact.start, exact.end) == (datetime(2020, 3, 14, 10), datetime(2020, 3, 14, 10))

@@ -5,21 +5,22 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from whoosh import query as wq
 
-from searchkit.errors import DateError, QuerySyntaxError, UsageError
+from searchkit.dates import PartialDate, parse_when
+from searchkit.documents import Document
+from searchkit.errors import DateError, InvalidValue, QuerySyntaxError, UsageError
 from searchkit.query import (
     MAX_QUERY_CHARS,
-    DateSpan,
     PeriodQuery,
     QueryParser,
-    parse_when,
     parse_where,
     period_query,
     span_query,
-    to_span,
 )
-from searchkit.schema import build_schema
+from searchkit.schema import build_schema, whoosh_fields
 
 NOW = datetime(2021, 1, 13, 15, 30)  # a Wednesday
 END = (23, 59, 59, 999999)
@@ -30,60 +31,7 @@ def parser() -> QueryParser:
     return QueryParser(build_schema(), ["topics", "places"])
 
 
-# -- dates -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "text, start, end",
-    [
-        ("2020", datetime(2020, 1, 1), datetime(2020, 12, 31, *END)),
-        ("2020-03", datetime(2020, 3, 1), datetime(2020, 3, 31, *END)),
-        ("2020-02", datetime(2020, 2, 1), datetime(2020, 2, 29, *END)),  # leap year
-        ("2021-02", datetime(2021, 2, 1), datetime(2021, 2, 28, *END)),
-        ("2020-12", datetime(2020, 12, 1), datetime(2020, 12, 31, *END)),
-        ("2020-03-14", datetime(2020, 3, 14), datetime(2020, 3, 14, *END)),
-        ("20200314", datetime(2020, 3, 14), datetime(2020, 3, 14, *END)),
-        ("march 2020", datetime(2020, 3, 1), datetime(2020, 3, 31, *END)),
-        ("April 2020", datetime(2020, 4, 1), datetime(2020, 4, 30, *END)),
-        ("14 March 2020", datetime(2020, 3, 14), datetime(2020, 3, 14, *END)),
-        # A zone makes an exact time, converted to UTC (the next day here).
-        ("2020-03-14T23:30:00-05:00", datetime(2020, 3, 15, 4, 30), datetime(2020, 3, 15, 4, 30)),
-        ("2020-03-14T10:00+02:00", datetime(2020, 3, 14, 8, 0), datetime(2020, 3, 14, 8, 0)),
-        ("today", datetime(2021, 1, 13), datetime(2021, 1, 13, *END)),
-        ("yesterday", datetime(2021, 1, 12), datetime(2021, 1, 12, *END)),
-        ("7d", datetime(2021, 1, 6), datetime(2021, 1, 6, *END)),
-        ("7 days ago", datetime(2021, 1, 6), datetime(2021, 1, 6, *END)),
-        ("2w", datetime(2020, 12, 30), datetime(2020, 12, 30, *END)),
-        ("2 weeks ago", datetime(2020, 12, 30), datetime(2020, 12, 30, *END)),
-        ("1 month ago", datetime(2020, 12, 1), datetime(2020, 12, 31, *END)),
-        ("13 months ago", datetime(2019, 12, 1), datetime(2019, 12, 31, *END)),
-        ("1 year ago", datetime(2020, 1, 1), datetime(2020, 12, 31, *END)),
-        ("last week", datetime(2021, 1, 4), datetime(2021, 1, 10, *END)),
-        ("this week", datetime(2021, 1, 11), datetime(2021, 1, 17, *END)),
-        ("last month", datetime(2020, 12, 1), datetime(2020, 12, 31, *END)),
-        ("This  Month", datetime(2021, 1, 1), datetime(2021, 1, 31, *END)),
-        ("last year", datetime(2020, 1, 1), datetime(2020, 12, 31, *END)),
-        ("this year", datetime(2021, 1, 1), datetime(2021, 12, 31, *END)),
-    ],
-)
-def test_every_date_form_names_its_whole_period(text, start, end):
-    span = parse_when(text, now=NOW)
-    assert (span.start, span.end) == (start, end)
-
-
-@pytest.mark.parametrize("text", ["foo", "2020-13", "2020-02-30", "", "   ", "7x", "m4"])
-def test_an_unparseable_date_is_an_error_naming_the_value(text):
-    with pytest.raises(DateError) as caught:
-        parse_when(text, now=NOW)
-    assert str(caught.value).startswith(f"cannot parse date {(text.strip() or text)!r}")
-
-
-def test_since_and_until_accept_python_dates_and_partial_dates():
-    assert to_span(date(2020, 3, 14)) == DateSpan(
-        datetime(2020, 3, 14), datetime(2020, 3, 14, *END), "2020-03-14"
-    )
-    exact = to_span(datetime(2020, 3, 14, 10, 0))
-    assert (exact.start, exact.end) == (datetime(2020, 3, 14, 10), datetime(2020, 3, 14, 10))
+# -- date filters ----------------------------------------------------------------------------
 
 
 def test_a_range_that_ends_before_it_starts_is_a_date_error():
@@ -111,6 +59,22 @@ def test_an_exact_time_compares_exact_dates_on_its_day_only():
     q = period_query(datetime(2020, 3, 14, 10, 0), None)
     ranges = [leaf for leaf in q.leaves() if isinstance(leaf, wq.NumericRange)]
     assert len(ranges) == 2  # date and date_end of 2020-03-14 only: a narrow, cheap range
+
+
+@given(
+    st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31)),
+    st.sampled_from(["year", "month", "day"]),
+)
+def test_a_date_filter_looks_up_the_key_a_document_of_that_period_is_stored_under(day, unit):
+    # The facet keys are written once (searchkit.dates); were the document side and the query
+    # side to format them differently, every date filter would silently match nothing.
+    text = {"year": f"{day.year:04d}", "month": f"{day.year:04d}-{day.month:02d}"}.get(
+        unit, day.isoformat()
+    )
+    stored = whoosh_fields(Document(id="x", date=PartialDate.parse(text)))
+    span = parse_when(text)
+    q = period_query(span.start, span.end)
+    assert q.child == wq.Term(unit, stored[unit])
 
 
 # -- the two misreadings of Whoosh's DateParserPlugin ---------------------------------------
@@ -286,3 +250,37 @@ def test_where_accepts_a_mapping_or_field_value_strings():
 def test_a_malformed_where_is_a_usage_error(item):
     with pytest.raises(UsageError, match=f"--where expects FIELD=VALUE, got {item!r}"):
         parse_where([item])
+
+
+@pytest.mark.parametrize(
+    "where, name",
+    [
+        ({"places": None}, "where['places']"),
+        ({"places": [None]}, "where['places']"),
+        ({"places": ["brazil", None]}, "where['places']"),
+        ({"places": 7}, "where['places']"),
+        ({"places": [b"brazil"]}, "where['places']"),
+        ({None: "brazil"}, "where"),
+        ({1: "brazil"}, "where"),
+        ([None], "where"),
+        (["places=brazil", 7], "where"),
+        (7, "where"),
+    ],
+)
+def test_a_where_name_or_value_that_is_not_text_is_an_invalid_value_naming_it(where, name):
+    with pytest.raises(InvalidValue) as caught:
+        parse_where(where)
+    assert caught.value.name == name
+    assert str(caught.value).startswith(f"{name}: ")
+
+
+def test_a_where_of_none_through_the_index_raises_before_searching(tmp_path):
+    from searchkit import Index
+
+    with Index(tmp_path / "index") as ix:
+        ix.add([Document(id="a", body="cocoa", fields={"places": ("brazil",)})])
+        with pytest.raises(InvalidValue, match=r"^where\['places'\]: "):
+            ix.search("cocoa", where={"places": None})
+        with pytest.raises(InvalidValue, match=r"^where\['places'\]: "):
+            ix.search("cocoa", where={"places": [None]})
+        assert [h.id for h in ix.search("cocoa", where={"places": "brazil"})] == ["a"]
