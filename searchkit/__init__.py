@@ -39,7 +39,7 @@ _LAZY = {
     "Index": "index",
     "IndexStats": "index",
     "UpdateReport": "indexer",
-    "DateSpan": "query",
+    "DateSpan": "dates",
     "FacetCount": "search",
     "Hit": "search",
     "Results": "search",
@@ -94,10 +94,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .dates import PartialDate
+    from .dates import DateSpan, PartialDate
     from .documents import Document, ParseResult, Problem
     from .index import FieldStats, Index, IndexStats
     from .indexer import UpdateReport
-    from .query import DateSpan
     from .search import FacetCount, Hit, Results, ScorePart, Snippet
     from .watch import Watcher

@@ -36,7 +36,6 @@ from .dates import (
     day_range,
     month_key,
     parse_when,
-    to_span,  # noqa: F401  (re-exported only until search.py imports it from .dates)
     utc_now,
     year_key,
 )

@@ -26,17 +26,16 @@ from types import MappingProxyType
 from whoosh import query as wq
 
 from ._whoosh.reading import segments
-from .dates import PartialDate
+from .dates import PartialDate, to_span, utc_now
 from .errors import DocumentNotFound, IndexCorrupt, InvalidValue, UsageError
 from .facets import SegmentValues
 from .highlight import Highlighter
 from .query import (
     ParsedQuery,
     QueryParser,
+    bound_parsed,
     parse_where,
     span_query,
-    to_span,
-    utc_now,
     where_query,
 )
 from .schema import DATE_FACETS, TEXT_FIELDS, is_metadata_field
@@ -297,8 +296,12 @@ class Searcher:
         until_span = to_span(until, now=now) if until is not None else None
         where_map = parse_where(where)
         with self._lock:
-            self._current()
-            parsed = self._parser.parse(text, strict=strict, now=now)
+            whoosh_searcher = self._current()
+            # Wildcards, prefixes and fuzzy words become at most a bounded set of terms, with
+            # a note when that cut what the query could match: every query has a bounded cost.
+            parsed = bound_parsed(
+                self._parser.parse(text, strict=strict, now=now), whoosh_searcher.reader()
+            )
             unknown = [f for f in facets if f not in self._fields]
             if unknown:
                 names = ", ".join(sorted(self._fields)) or "none"
@@ -425,7 +428,9 @@ class Searcher:
         if exact < SUGGEST_BELOW:
 
             def count(text: str) -> int:
-                respelled = self._parser.parse(text, strict=strict).query
+                respelled = bound_parsed(
+                    self._parser.parse(text, strict=strict), self._whoosh.reader()
+                ).query
                 return sum(map(len, scorer.matching(respelled, allow)))
 
             suggestion = self._speller.suggestion(parsed, exact, count)

@@ -59,15 +59,14 @@ def index(tmp_path_factory):
         ]
     )
     ix.search("warm up")
-    state = ix._searching()
-    assert len(state._leaves) == 2
+    assert len(ix._open_searcher()._scorer.segments) == 2
     yield ix
     ix.close()
 
 
 @pytest.fixture()
 def reader(index):
-    return index._searching()._searcher.reader()
+    return index._open_searcher()._whoosh.reader()
 
 
 def _doc_frequency() -> dict[str, int]:
@@ -109,7 +108,7 @@ def _body_terms(q: wq.Query) -> set[str]:
 @pytest.mark.parametrize("pattern", ["qz*", "*z?b*", "qz?b", "*b"])
 def test_a_wildcard_keeps_exactly_the_most_frequent_matching_terms(index, reader, pattern):
     matching = [w for w in WORDS + FAR if fnmatch.fnmatchcase(w, pattern)]
-    parsed = index._searching()._parser.parse(pattern)
+    parsed = index._open_searcher()._parser.parse(pattern)
     bounded, notes = bound_expansions(parsed.query, reader)
     assert _body_terms(bounded) == _top(matching)
     if len(matching) > MAX_EXPANSIONS:
@@ -149,7 +148,7 @@ def test_a_range_over_text_keeps_the_most_frequent_terms(reader):
     ],
 )
 def test_fuzziness_is_at_most_two_edits_with_a_note(index, reader, typed, label, searched, prefix):
-    parsed = index._searching()._parser.parse(typed)
+    parsed = index._open_searcher()._parser.parse(typed)
     bounded, notes = bound_expansions(parsed.query, reader)
     near = [
         w
@@ -207,7 +206,7 @@ def test_a_clause_repeated_is_expanded_once(reader):
 
 
 def test_a_query_without_expanding_clauses_is_returned_as_it_was(index, reader):
-    parsed = index._searching()._parser.parse('qzbb "qzbc qzbd" -qzbf')
+    parsed = index._open_searcher()._parser.parse('qzbb "qzbc qzbd" -qzbf')
     bounded, notes = bound_expansions(parsed.query, reader)
     assert bounded is parsed.query
     assert notes == ()
@@ -223,7 +222,7 @@ def test_date_periods_are_filters_and_stay_whole(reader):
 
 
 def test_bound_parsed_bounds_the_query_and_its_relaxed_form_with_one_budget(index, reader):
-    parser: QueryParser = index._searching()._parser
+    parser: QueryParser = index._open_searcher()._parser
     parsed = parser.parse("qzb* qzc*")
     assert parsed.relaxed is not None
     bounded = bound_parsed(parsed, reader)
@@ -238,7 +237,7 @@ def test_bound_parsed_bounds_the_query_and_its_relaxed_form_with_one_budget(inde
 
 def test_the_bounded_query_finds_what_whoosh_finds_for_the_kept_terms(index, reader):
     # Search results agree with a plain OR of the kept words (the cap is what changed).
-    parsed = index._searching()._parser.parse("qz*")
+    parsed = index._open_searcher()._parser.parse("qz*")
     bounded, _ = bound_expansions(parsed.query, reader)
     kept = _body_terms(bounded)
     expected = {f"d{j}" for j, body in enumerate(_bodies()) if kept & set(body)}
