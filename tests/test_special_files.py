@@ -164,3 +164,19 @@ def test_reading_a_corpus_file_that_became_a_fifo_returns_a_problem(tmp_path):
     assert result.stdout.strip() == (
         "None ['cannot read: a FIFO (named pipe), not a regular file: not read']"
     )
+
+
+def test_an_indexed_file_that_became_a_fifo_keeps_its_documents_and_is_reported(tmp_path):
+    # As for any file the scan skips (unreadable, too large): a skipped file is not a deleted
+    # one, so its articles stay until it is readable again or removed.
+    folder = corpus(tmp_path)
+    victim = folder / "victim.json"
+    victim.write_text(json.dumps({"id": "victim", "title": "Cocoa", "body": "cocoa"}))
+    with Index(tmp_path / "ix") as index:
+        index.update([folder])
+        victim.unlink()
+        os.mkfifo(victim)
+        report = index.update([folder])
+        assert reasons_for(report, victim) == ["a FIFO (named pipe), not a regular file: not read"]
+        assert (report.deleted, report.added) == (0, 0)
+        assert sorted(h.id for h in index.search("cocoa").hits) == ["good", "victim"]
