@@ -21,9 +21,8 @@ from .errors import DateError, InvalidValue
 #: Metadata fields a document read from a file keeps (`folder` aside); the reader drops the
 #: rest, in file order, with a warning. Whoosh numbers the fields of a segment with 16 bits
 #: (65,535: one JSON object with 66,000 keys crashed every run), and every distinct field
-#: costs `stats` and merges time (20,000 made `stats` take 3 s). Elasticsearch's spirit:
-#: `index.mapping.total_fields.limit` is 1,000 per index. Set another with `$SEARCHKIT_MAX_FIELDS`
-#: or the `max_fields=` of `parse_file`.
+#: costs `stats` and merges time (20,000 made `stats` take 3 s). Set another with
+#: `$SEARCHKIT_MAX_FIELDS` or the `max_fields=` of `parse_file`.
 MAX_DOCUMENT_FIELDS = 100
 MAX_FIELDS_ENV = "SEARCHKIT_MAX_FIELDS"
 #: Values one metadata field of a document keeps; the reader drops the rest with a warning.
@@ -33,7 +32,8 @@ MAX_FIELD_VALUES = 1000
 MAX_FIELD_NAME_LENGTH = 100
 #: Metadata fields one index may hold: a document bringing new fields to an index that has
 #: this many keeps the fields the index knows and loses the others, with a warning (the
-#: indexer applies it with `limit_index_fields`). Set another with `$SEARCHKIT_MAX_INDEX_FIELDS`.
+#: indexer applies it with `limit_index_fields`), as Elasticsearch's
+#: `index.mapping.total_fields.limit` (1,000) does. Set another with `$SEARCHKIT_MAX_INDEX_FIELDS`.
 MAX_INDEX_FIELDS = 1000
 MAX_INDEX_FIELDS_ENV = "SEARCHKIT_MAX_INDEX_FIELDS"
 #: Fields a `Document` built by a caller may hold: past this, no index can store it (Whoosh's
@@ -118,7 +118,7 @@ def _checked_fields(fields: object) -> Mapping[str, tuple[str, ...]]:
             if isinstance(values, (str, bytes, bytearray)) or not isinstance(values, Sequence):
                 reason = f"must be a sequence of strings, not {_type_name(values)}"
                 if isinstance(values, str):
-                    reason += f" (write ({values!r},) for one value)"
+                    reason += f" (write ({_short_repr(values)},) for one value)"
                 raise InvalidValue(f"fields[{name!r}]", reason)
             as_tuples = False
         # One join checks every value at C speed: this runs for every document of a corpus.
