@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import os
 import re
@@ -10,7 +11,7 @@ import stat as stat_module
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .documents import Problem
+from .documents import Problem, printable_path  # noqa: F401  (printable_path: re-exported)
 from .errors import CorpusNotFound
 
 #: Files larger than this are skipped unless the caller sets another limit.
@@ -113,7 +114,8 @@ def _walk_root(
     root: str, max_file_size: int, problems: list[Problem], excluded: frozenset[str]
 ) -> Iterator[CorpusFile]:
     real_root = os.path.realpath(root)
-    if os.path.isfile(root):
+    if not os.path.isdir(root):
+        # A file root, or a FIFO, socket or device given as one: `_corpus_file` reports those.
         try:
             st = os.stat(root)
         except OSError as exc:
@@ -182,7 +184,9 @@ def _corpus_file(
     problems: list[Problem],
 ) -> CorpusFile | None:
     if not stat_module.S_ISREG(st.st_mode):
-        return None  # sockets, fifos, devices: reading could block or never end
+        # Reading a FIFO, socket or device could block or never end.
+        problems.append(Problem(path, f"{file_kind(st.st_mode)}, not a regular file: not read"))
+        return None
     if st.st_size > max_file_size:
         problems.append(
             Problem(path, f"file is {st.st_size:,} bytes, over the {max_file_size:,}-byte limit")
@@ -191,26 +195,52 @@ def _corpus_file(
     return CorpusFile(path, root, id_base, folder, st.st_size, _stat_key(st))
 
 
-def printable_path(path: str) -> str:
-    """The path as text a document and a message can hold: undecodable bytes in a file name
-    (surrogate escapes from the file system) become U+FFFD."""
-    if path.isascii():
-        return path
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+def file_kind(mode: int) -> str:
+    """What a stat mode says the file is, for messages: `a FIFO`, `a socket`, ..."""
+    if stat_module.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat_module.S_ISSOCK(mode):
+        return "a socket"
+    if stat_module.S_ISCHR(mode):
+        return "a character device"
+    if stat_module.S_ISBLK(mode):
+        return "a block device"
+    if stat_module.S_ISDIR(mode):
+        return "a folder"
+    return "not a regular file"
 
 
 class OutsideRoot(OSError):
     """The file, opened, turned out to lie outside its corpus root (swapped for a symlink)."""
 
 
-def read_bytes(cf: CorpusFile) -> bytes:
-    """The file's bytes, refusing one that now leads outside its root (raises OSError).
+class NotRegularFile(OSError):
+    """The file, opened, turned out to be a FIFO, socket or device (swapped since the scan)."""
 
-    The scan already refused symlinks that lead out, but a file (or a folder above it) can be
-    replaced by such a link between the scan and the read: what was opened is checked.
+
+def _open_without_blocking(path: str, flags: int) -> int:
+    # O_NONBLOCK: opening a FIFO without a writer, or some devices, would wait forever.
+    # O_NOCTTY: a terminal device must not become the controlling terminal. Symlinks are
+    # followed (links inside the root are indexed under their own name); where they lead is
+    # checked once opened.
+    return os.open(path, flags | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+
+
+def read_bytes(cf: CorpusFile) -> bytes:
+    """The file's bytes, refusing one that now leads outside its root or that is no longer a
+    regular file (raises OSError); never blocks.
+
+    The scan already refused symlinks that lead out and special files, but a file (or a folder
+    above it) can be replaced between the scan and the read: what was opened is checked.
     """
-    with open(cf.path, "rb") as f:
-        opened = _opened_path(f.fileno(), cf.path)
+    with open(cf.path, "rb", opener=_open_without_blocking) as f:
+        fd = f.fileno()
+        mode = os.fstat(fd).st_mode
+        if not stat_module.S_ISREG(mode):
+            raise NotRegularFile(errno.EINVAL, f"{file_kind(mode)}, not a regular file: not read")
+        # Back to blocking reads: O_NONBLOCK was only for the open.
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        opened = _opened_path(fd, cf.path)
         real_root = os.path.realpath(cf.root)
         if not is_under(opened, real_root):
             raise OutsideRoot(errno.EXDEV, "symlink leads outside the corpus root, not followed")

@@ -8,22 +8,49 @@ from __future__ import annotations
 
 import functools
 import json
-import os.path
+import os
 import re
 import reprlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 
 from .dates import PartialDate
-from .errors import DateError
+from .errors import DateError, InvalidValue
+
+#: Metadata fields a document read from a file keeps (`folder` aside); the reader drops the
+#: rest, in file order, with a warning. Whoosh numbers the fields of a segment with 16 bits
+#: (65,535: one JSON object with 66,000 keys crashed every run), and every distinct field
+#: costs `stats` and merges time (20,000 made `stats` take 3 s). Set another with
+#: `$SEARCHKIT_MAX_FIELDS` or the `max_fields=` of `parse_file`.
+MAX_DOCUMENT_FIELDS = 100
+MAX_FIELDS_ENV = "SEARCHKIT_MAX_FIELDS"
+#: Values one metadata field of a document keeps; the reader drops the rest with a warning.
+MAX_FIELD_VALUES = 1000
+#: Characters of a metadata field name; a longer name is no facet anyone types: its field is
+#: dropped with a warning.
+MAX_FIELD_NAME_LENGTH = 100
+#: Metadata fields one index may hold: a document bringing new fields to an index that has
+#: this many keeps the fields the index knows and loses the others, with a warning (the
+#: indexer applies it with `limit_index_fields`), as Elasticsearch's
+#: `index.mapping.total_fields.limit` (1,000) does. Set another with `$SEARCHKIT_MAX_INDEX_FIELDS`.
+MAX_INDEX_FIELDS = 1000
+MAX_INDEX_FIELDS_ENV = "SEARCHKIT_MAX_INDEX_FIELDS"
+#: Fields a `Document` built by a caller may hold: past this, no index can store it (Whoosh's
+#: 16-bit field numbers, less room for the schema's own fields). Readers stay far below.
+ENGINE_FIELD_LIMIT = 65_000
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
 class Document:
     """One article: what the indexer stores and what a caller can build without files.
 
-    `fields` holds the metadata facets (multi-valued keywords), e.g. `{"topics": ("cocoa",)}`.
+    `fields` holds the metadata facets (multi-valued keywords), e.g. `{"topics": ("cocoa",)}`;
+    any sequence of strings is accepted as a field's values and kept as a tuple, a bare string
+    is not (it would be read as its letters). `date` is a `PartialDate`, a `datetime.date` or a
+    `datetime.datetime`. A value of the wrong type raises `InvalidValue` naming the field.
     """
 
     id: str
@@ -32,6 +59,79 @@ class Document:
     date: PartialDate | None = None
     path: str = ""
     fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Checked here, once, so that nothing the index cannot store or find again (an id of
+        # None broke every search that hit it) reaches a writer.
+        if not isinstance(self.id, str):
+            raise InvalidValue("id", f"must be a string, not {_type_name(self.id)}")
+        if not self.id:
+            # Whitespace is left alone: a file named " " is an article with that id.
+            raise InvalidValue("id", "must not be empty")
+        for name in ("id", "title", "body", "path"):
+            _check_text(name, getattr(self, name))
+        if not isinstance(self.date, PartialDate) and self.date is not None:
+            object.__setattr__(self, "date", _date_of(self.date))
+        fields = _checked_fields(self.fields)
+        if fields is not self.fields:
+            object.__setattr__(self, "fields", fields)
+
+
+def _type_name(value: object) -> str:
+    return "None" if value is None else type(value).__name__
+
+
+def _check_text(name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidValue(name, f"must be a string, not {_type_name(value)}")
+    # A lone surrogate (from a JSON "\ud800" or a surrogate-escaped file name) cannot be
+    # encoded as UTF-8: Whoosh fails on it in the middle of a commit.
+    if not value.isascii() and _SURROGATE.search(value) is not None:
+        raise InvalidValue(name, "holds a lone surrogate, which is not text (not UTF-8 encodable)")
+
+
+def _date_of(value: object) -> PartialDate:
+    if isinstance(value, datetime):
+        return PartialDate.from_datetime(value)
+    if isinstance(value, date):
+        return PartialDate(datetime(value.year, value.month, value.day), "day")
+    reason = f"must be a PartialDate, date or datetime, not {_type_name(value)}"
+    if isinstance(value, str):
+        reason += " (use PartialDate.parse)"
+    raise InvalidValue("date", reason)
+
+
+def _checked_fields(fields: object) -> Mapping[str, tuple[str, ...]]:
+    """`fields` itself when it is well formed with tuple values, else a dict with tuples."""
+    if not isinstance(fields, Mapping):
+        reason = f"must map field names to sequences of strings, not {_type_name(fields)}"
+        raise InvalidValue("fields", reason)
+    if len(fields) > ENGINE_FIELD_LIMIT:
+        reason = f"{len(fields):,} fields, more than an index can hold ({ENGINE_FIELD_LIMIT:,})"
+        raise InvalidValue("fields", reason)
+    as_tuples = True
+    for name, values in fields.items():
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidValue("fields", f"field name {name!r} is not a non-empty string")
+        _check_text("fields", name)
+        if type(values) is not tuple:
+            if isinstance(values, (str, bytes, bytearray)) or not isinstance(values, Sequence):
+                reason = f"must be a sequence of strings, not {_type_name(values)}"
+                if isinstance(values, str):
+                    reason += f" (write ({_short_repr(values)},) for one value)"
+                raise InvalidValue(f"fields[{name!r}]", reason)
+            as_tuples = False
+        # One join checks every value at C speed: this runs for every document of a corpus.
+        try:
+            joined = "".join(values)
+        except TypeError:
+            wrong = next(v for v in values if not isinstance(v, str))
+            reason = f"values must be strings, not {_type_name(wrong)}"
+            raise InvalidValue(f"fields[{name!r}]", reason) from None
+        _check_text(f"fields[{name!r}]", joined)
+    if as_tuples:
+        return fields  # type: ignore[return-value]
+    return {name: tuple(values) for name, values in fields.items()}
 
 
 @dataclass(frozen=True)
@@ -143,17 +243,74 @@ def metadata_name(key: str) -> str | None:
     return name
 
 
-def parse_file(data: bytes, *, path: str, id_base: str, folder: str) -> ParseResult:
+def max_document_fields() -> int:
+    """The metadata fields a document read from a file keeps: `$SEARCHKIT_MAX_FIELDS`, else
+    `MAX_DOCUMENT_FIELDS`; raises `InvalidValue` when the variable is not a positive number."""
+    return _limit_from_env(MAX_FIELDS_ENV, MAX_DOCUMENT_FIELDS)
+
+
+def max_index_fields() -> int:
+    """The metadata fields an index may hold: `$SEARCHKIT_MAX_INDEX_FIELDS`, else
+    `MAX_INDEX_FIELDS`; raises `InvalidValue` when the variable is not a positive number."""
+    return _limit_from_env(MAX_INDEX_FIELDS_ENV, MAX_INDEX_FIELDS)
+
+
+def _limit_from_env(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not 0 < int(text) <= ENGINE_FIELD_LIMIT:
+        reason = f"must be a whole number from 1 to {ENGINE_FIELD_LIMIT:,}, not {text[:40]!r}"
+        raise InvalidValue(name, reason)
+    return int(text)
+
+
+def limit_index_fields(
+    doc: Document, known: set[str], limit: int
+) -> tuple[Document, Problem | None]:
+    """`doc` with only the metadata fields an index can still take, and a warning if it lost any.
+
+    `known` holds the metadata field names already in the index (or already kept in this
+    write) and gains the new ones kept; new names are kept in the document's order while the
+    index has fewer than `limit`. The names the schema reserves do not count.
+    """
+    new = [name for name in doc.fields if name not in known and _counts_as_field(name)]
+    room = max(0, limit - len(known))
+    known.update(new[:room])
+    dropped = new[room:]
+    if not dropped:
+        return doc, None
+    gone = set(dropped)
+    fields = {name: values for name, values in doc.fields.items() if name not in gone}
+    reason = (
+        f"{len(dropped):,} metadata field(s) dropped ({_short_repr(dropped)}): the index "
+        f"already holds {limit:,} fields (${MAX_INDEX_FIELDS_ENV} sets the limit)"
+    )
+    where = doc.path or doc.id
+    return replace(doc, fields=fields), Problem(where, reason, skipped=False)
+
+
+def _counts_as_field(name: str) -> bool:
+    # As schema.is_metadata_field: core names are not facets, so never separate Whoosh fields.
+    return name == "folder" or (name not in CORE_FIELDS and not name.startswith("spell_"))
+
+
+def parse_file(
+    data: bytes, *, path: str, id_base: str, folder: str, max_fields: int | None = None
+) -> ParseResult:
     """Turn the bytes of one corpus file into documents.
 
     `path` is what messages and `Document.path` show; `id_base` is the file's id (its path
     relative to the corpus root, `/`-separated); `folder` its folder relative to the root
-    (`""` at the root), which becomes the `folder` facet.
+    (`""` at the root), which becomes the `folder` facet. `max_fields`: the metadata fields a
+    document keeps (default `max_document_fields()`); the rest are dropped with a warning.
 
     Never raises: bad input becomes a `Problem` in the result, and an unexpected error in a
     reader skips this file with a `Problem` naming the error.
     """
-    reader = _Reader(path=path, id_base=_safe_id(id_base), folder=_safe_id(folder or ""))
+    reader = _Reader(
+        path=path, id_base=_safe_id(id_base), folder=_safe_id(folder or ""), max_fields=max_fields
+    )
     try:
         documents = reader.read(bytes(data))
     except Exception as exc:  # the contract: one bad file costs that file, never the run
@@ -167,7 +324,13 @@ JSON_LINES_EXTENSIONS = (".jsonl", ".ndjson")
 
 
 def parse_appended_lines(
-    data: bytes, old_size: int, *, path: str, id_base: str, folder: str
+    data: bytes,
+    old_size: int,
+    *,
+    path: str,
+    id_base: str,
+    folder: str,
+    max_fields: int | None = None,
 ) -> ParseResult | None:
     """The documents of the lines appended to a JSON Lines file read before at `old_size` bytes.
 
@@ -191,7 +354,9 @@ def parse_appended_lines(
     # Line numbers as `read` counts them: `_clean` turns a lone CR into a line break too.
     crs = data.count(b"\r", 0, old_size)
     lines_before = data.count(b"\n", 0, old_size) + crs - (crs and data.count(b"\r\n", 0, old_size))
-    reader = _Reader(path=path, id_base=_safe_id(id_base), folder=_safe_id(folder or ""))
+    reader = _Reader(
+        path=path, id_base=_safe_id(id_base), folder=_safe_id(folder or ""), max_fields=max_fields
+    )
     reader.claimed_ids = set()
     try:
         documents = reader.read_json_lines(_clean(text), first_line=lines_before + 1)
@@ -203,10 +368,13 @@ def parse_appended_lines(
 class _Reader:
     """The state of reading one file: where it is, and the problems met so far."""
 
-    def __init__(self, *, path: str, id_base: str, folder: str) -> None:
+    def __init__(
+        self, *, path: str, id_base: str, folder: str, max_fields: int | None = None
+    ) -> None:
         self.path = path
         self.id_base = id_base
         self.folder = folder
+        self.max_fields = max_document_fields() if max_fields is None else max_fields
         self.problems: list[Problem] = []
         self.claimed_ids: set[str] | None = None  # collected only when a caller asks
 
@@ -308,7 +476,7 @@ class _Reader:
             return None
         if broken is not None:
             self.problem(f"malformed header line {broken + 1}, rest read as body", skipped=False)
-        meta = _Metadata()
+        meta = _Metadata(self.max_fields)
         title = when = ""
         for name, value in headers:
             if name == "subject":
@@ -354,7 +522,8 @@ class _Reader:
             title = _clean_value(heading[1], limit=None) if heading else _title_line(rest)
             title = _strip_heading_mark(title)
         dated = self.date_value(fields.take(_DATE_KEYS))
-        return self.single(title=title, body=rest, date=dated, meta=fields.metadata())
+        meta = fields.metadata(self.max_fields)
+        return self.single(title=title, body=rest, date=dated, meta=meta)
 
     def single(
         self,
@@ -442,9 +611,8 @@ class _Reader:
         title = _clean_value(_text_of(fields.take(_TITLE_KEYS)), limit=None)
         body = _clean(_text_of(fields.take(_BODY_KEYS))).strip()
         dated = self.date_value(fields.take(_DATE_KEYS), where=where)
-        document = self.document(
-            doc_id, title, body, dated, fields.metadata(), where=where, named=bool(doc_id)
-        )
+        meta = fields.metadata(self.max_fields)
+        document = self.document(doc_id, title, body, dated, meta, where=where, named=bool(doc_id))
         if document is not None:
             seen[doc_id] = where
         return document
@@ -463,6 +631,9 @@ class _Reader:
         named: bool = False,
     ) -> Document | None:
         fields = meta.fields() if meta is not None else {}
+        if meta is not None:
+            for reason in meta.dropped():
+                self.problem(reason, skipped=False, where=where)
         if not title and not body:
             if not (named and (date is not None or fields)):
                 self.problem("no title and no body", skipped=True, where=where)
@@ -472,7 +643,8 @@ class _Reader:
             self.problem("no title and no body", skipped=False, where=where)
         if self.folder:
             fields["folder"] = (self.folder,)
-        return Document(id=doc_id, title=title, body=body, date=date, path=self.path, fields=fields)
+        path = printable_path(self.path)  # a caller may pass a path as the file system gave it
+        return Document(id=doc_id, title=title, body=body, date=date, path=path, fields=fields)
 
     def date(self, text: str, *, where: str | None = None) -> PartialDate | None:
         try:
@@ -535,8 +707,8 @@ class _Record:
             return value
         return None
 
-    def metadata(self) -> _Metadata:
-        meta = _Metadata()
+    def metadata(self, max_fields: int) -> _Metadata:
+        meta = _Metadata(max_fields)
         for key, value in self.record.items():
             # Empty values are common (Reuters has five lists a line, mostly empty): skip
             # them before the normalising work. 0 and False are values, not emptiness.
@@ -546,31 +718,70 @@ class _Record:
 
 
 class _Metadata:
-    """Metadata values by field name, normalised and deduplicated in order."""
+    """Metadata values by field name, normalised and deduplicated in order, within the limits:
+    `max_fields` fields, `MAX_FIELD_VALUES` values each, names of `MAX_FIELD_NAME_LENGTH`."""
 
-    def __init__(self) -> None:
-        self.values: dict[str, list[str]] = {}
+    def __init__(self, max_fields: int) -> None:
+        self.max_fields = max_fields
+        # dicts as ordered sets: a list's `in` made 100,000 values in one field take minutes.
+        self.values: dict[str, dict[str, None]] = {}
+        self.over_fields: set[str] = set()
+        self.long_names: set[str] = set()
+        self.over_values: dict[str, int] = {}
 
     def add(self, key: str, value: object) -> None:
         name = metadata_name(key)
         if name is None:
             return
+        if len(name) > MAX_FIELD_NAME_LENGTH:
+            self.long_names.add(name)
+            return
+        values = self.values.get(name)
         for item in _scalars(value):
             cleaned = _clean_value(item)
             if not cleaned:
                 continue
-            values = self.values.setdefault(name, [])
-            if cleaned not in values:
-                values.append(cleaned)
+            if values is None:
+                if len(self.values) >= self.max_fields:
+                    self.over_fields.add(name)
+                    return
+                values = self.values[name] = {}
+            if cleaned in values:
+                continue
+            if len(values) >= MAX_FIELD_VALUES:
+                self.over_values[name] = self.over_values.get(name, 0) + 1
+                continue
+            values[cleaned] = None
 
     def fields(self) -> dict[str, tuple[str, ...]]:
         return {name: tuple(values) for name, values in self.values.items()}
 
+    def dropped(self) -> list[str]:
+        """A warning for each limit that cost metadata."""
+        reasons = []
+        if self.over_fields:
+            total = len(self.values) + len(self.over_fields)
+            reasons.append(
+                f"{len(self.over_fields):,} of {total:,} metadata fields dropped: more than "
+                f"{self.max_fields:,} per document (${MAX_FIELDS_ENV} sets the limit)"
+            )
+        if self.long_names:
+            reasons.append(
+                f"{len(self.long_names):,} metadata field(s) dropped: name longer than "
+                f"{MAX_FIELD_NAME_LENGTH} characters ({_short_repr(min(self.long_names))})"
+            )
+        for name, count in self.over_values.items():
+            reasons.append(
+                f"{count:,} values of metadata field {name!r} dropped: more than "
+                f"{MAX_FIELD_VALUES:,} per field"
+            )
+        return reasons
 
-def _scalars(value: object) -> list[str]:
+
+def _scalars(value: object) -> Iterable[str]:
     """The text of a scalar, or of each scalar in a list; nested mappings and lists drop out."""
     items = value if isinstance(value, (list, tuple)) else (value,)
-    return [_scalar_text(item) for item in items if _is_scalar(item)]
+    return (_scalar_text(item) for item in items if _is_scalar(item))
 
 
 def _is_scalar(value: object) -> bool:
@@ -620,6 +831,14 @@ def _clean_value(text: str, *, limit: int | None = _VALUE_LIMIT) -> str:
     """One line: cleaned, whitespace runs collapsed, cut to `limit` characters."""
     value = " ".join(_clean(text).split())
     return value[:limit].rstrip() if limit is not None and len(value) > limit else value
+
+
+def printable_path(path: str) -> str:
+    """The path as text a document and a message can hold: undecodable bytes in a file name
+    (surrogate escapes from the file system) become U+FFFD."""
+    if path.isascii():
+        return path
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _safe_id(text: str) -> str:
