@@ -13,6 +13,7 @@ from whoosh import query as wq
 
 from .corpus import DEFAULT_MAX_FILE_SIZE
 from .documents import Document
+from .errors import InvalidValue
 from .schema import DATE_FACETS, is_metadata_field
 from .store import IndexDirectory
 
@@ -140,12 +141,20 @@ class Index:
         )
 
     def add(self, documents: Iterable[Document]) -> UpdateReport:
-        """Add documents built by the caller; a document with an existing id replaces it."""
-        return self._indexer().add(documents)
+        """Add documents built by the caller; a document with an existing id replaces it.
+
+        Raises `InvalidValue` before writing anything if `documents` is not an iterable of
+        `Document`s (one `Document` on its own included: pass `[doc]`).
+        """
+        return self._indexer().add(_checked_documents(documents))
 
     def delete(self, ids: Iterable[str]) -> UpdateReport:
-        """Delete documents by id; unknown ids are ignored."""
-        return self._indexer().delete(ids)
+        """Delete documents by id; unknown ids are ignored.
+
+        Raises `InvalidValue` before deleting anything if `ids` is one string (it would be
+        read letter by letter) or holds anything but non-empty strings.
+        """
+        return self._indexer().delete(_checked_ids(ids))
 
     def optimize(self) -> None:
         """Merge the index into one segment (searches get faster; the write takes longer)."""
@@ -264,3 +273,31 @@ class Index:
     def similar(self, doc_id: str, *, limit: int = 10, fragments: int = 1):
         """Documents like the one with this id (its key terms, searched); `Results`."""
         return self._open_searcher().similar(doc_id, limit=limit, fragments=fragments)
+
+
+def _checked_documents(documents: Iterable[Document]) -> list[Document]:
+    if isinstance(documents, Document):
+        raise InvalidValue("documents", "one Document, not a list of them (write [document])")
+    try:
+        docs = list(documents)
+    except TypeError:
+        raise InvalidValue(
+            "documents", f"not an iterable of Documents: {type(documents).__name__}"
+        ) from None
+    for doc in docs:
+        if not isinstance(doc, Document):
+            raise InvalidValue("documents", f"holds a {type(doc).__name__}, not a Document")
+    return docs
+
+
+def _checked_ids(ids: Iterable[str]) -> list[str]:
+    if isinstance(ids, (str, bytes)):
+        raise InvalidValue("ids", f"one string {ids!r:.40}, not a list of ids (write [id])")
+    try:
+        checked = list(ids)
+    except TypeError:
+        raise InvalidValue("ids", f"not an iterable of ids: {type(ids).__name__}") from None
+    for doc_id in checked:
+        if not isinstance(doc_id, str) or not doc_id:
+            raise InvalidValue("ids", f"{doc_id!r:.40} is not an id (a non-empty string)")
+    return checked

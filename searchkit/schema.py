@@ -74,6 +74,10 @@ def fold_keyword(value: str) -> str:
     return tokens[0] if tokens else ""
 
 
+def _fold(word: str) -> str:
+    return word if word.isascii() else word.translate(accent_map)
+
+
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _MISSING = object()
 _spelling_state = threading.local()
@@ -166,7 +170,8 @@ class SpelledText(TEXT):
         # Stop words out: they are never worth suggesting, and a text of stop words only
         # ("FROM") would give spelling words but no index terms, which Whoosh's add_document
         # does not survive (its spelling loop reuses a variable only the term loop sets).
-        words = set(_WORD.findall(value.lower())) - STOP_WORDS - seen
+        # Folded as the analyzer folds: "ìn" is the stop word "in", which gives no term.
+        words = {w for w in _WORD.findall(value.lower()) if _fold(w) not in STOP_WORDS} - seen
         seen.update(words)
         return sorted(words)
 

@@ -211,11 +211,6 @@ def test_fields_past_the_index_limit_cost_those_fields_not_the_run(tmp_path, mon
     index.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnboundLocalError,
-    reason="needs schema.py's spellable_words to fold accents before dropping stop words",
-)
 def test_a_text_whose_only_word_folds_to_a_stop_word_costs_nothing_else(tmp_path):
     # Found by the hostile-files fuzz: "ÌN" folds to the stop word "in", so the body has no
     # index terms but one spelling word, which Whoosh's add_document does not survive

@@ -106,13 +106,6 @@ def test_fields_given_as_a_bare_string_never_reach_the_index_as_letters(tmp_path
     index.close()
 
 
-# Siblings outside documents.py: the calls below need a check in index.py / search.py (see the
-# class 3 report). Each is a strict xfail: once the check lands, remove its marker.
-NEEDS_INDEX_CHECK = pytest.mark.xfail(
-    strict=True, reason="needs an argument check in index.py/search.py (class 3 report)"
-)
-
-
 @pytest.fixture
 def two_documents(tmp_path):
     index = Index(tmp_path / "ix")
@@ -126,7 +119,6 @@ def two_documents(tmp_path):
     index.close()
 
 
-@NEEDS_INDEX_CHECK
 def test_delete_given_one_string_raises_instead_of_deleting_its_letters(two_documents):
     # Today delete("ab") deletes the documents "a" and "b".
     with pytest.raises(InvalidValue):
@@ -134,27 +126,23 @@ def test_delete_given_one_string_raises_instead_of_deleting_its_letters(two_docu
     assert _all_ids(two_documents) == ["a", "b"]
 
 
-@NEEDS_INDEX_CHECK
 @pytest.mark.parametrize("ids", [[None], [3], [""]])
 def test_delete_given_an_id_that_is_not_a_string_raises(two_documents, ids):
     with pytest.raises(InvalidValue):
         two_documents.delete(ids)
 
 
-@NEEDS_INDEX_CHECK
 def test_add_given_one_document_raises_invalid_value(two_documents):
     with pytest.raises(InvalidValue):
         two_documents.add(Document(id="c", body="x"))
 
 
-@NEEDS_INDEX_CHECK
 @pytest.mark.parametrize("method", ["get", "similar"])
 def test_get_and_similar_given_none_raise_invalid_value(two_documents, method):
     with pytest.raises(InvalidValue):
         getattr(two_documents, method)(None)
 
 
-@NEEDS_INDEX_CHECK
 @pytest.mark.parametrize("where", [{"topics": None}, {"topics": [None]}, {None: ["cocoa"]}])
 def test_a_where_value_of_none_raises_invalid_value(two_documents, where):
     with pytest.raises(InvalidValue):
