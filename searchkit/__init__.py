@@ -38,7 +38,7 @@ _LAZY = {
     "FieldStats": "index",
     "Index": "index",
     "IndexStats": "index",
-    "UpdateReport": "indexer",
+    "UpdateReport": "planning",
     "DateSpan": "dates",
     "FacetCount": "search",
     "Hit": "search",
@@ -97,6 +97,6 @@ if TYPE_CHECKING:
     from .dates import DateSpan, PartialDate
     from .documents import Document, ParseResult, Problem
     from .index import FieldStats, Index, IndexStats
-    from .indexer import UpdateReport
+    from .planning import UpdateReport
     from .search import FacetCount, Hit, Results, ScorePart, Snippet
     from .watch import Watcher

@@ -24,6 +24,9 @@ from .index import INDEX_ENV, Index, default_index_path
 EXIT_NO_MATCH = 1
 EXIT_ERROR = 2
 EXIT_LOCKED = 3
+#: `index` could not read every place (a vanished root, a folder without permission); what
+#: those places held stays indexed.
+EXIT_PARTIAL = 4
 #: 128 + the signal number, as shells report a command that a signal ended.
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 EXIT_TERMINATED = 128 + signal.SIGTERM
@@ -282,18 +285,55 @@ def index_command(paths, index_path, rebuild, dry_run, lock_timeout, max_size, w
             click.echo(err=True)  # below the terminal's ^C, as no progress bar ended the line
         click.echo(INTERRUPTED_DRY_RUN if dry_run else INTERRUPTED_INDEX, err=True)
         raise click.exceptions.Exit(code) from None
+    _finish_update(report, fmt=fmt, quiet=quiet, dry_run=dry_run)
+
+
+def _finish_update(report, *, fmt: str, quiet: bool, dry_run: bool = False) -> None:
+    """Print an update's report; a partial run (places unavailable) exits `EXIT_PARTIAL`."""
     if fmt == "json":
         data = asdict(report)
         data["problems"] = [asdict(p) for p in report.problems]
         click.echo(json.dumps(data, indent=2))
-        return
-    if dry_run:
-        for path in report.changed_files:
-            click.echo(f"changed  {_display(path)}")
-        for path in report.deleted_files:
-            click.echo(f"deleted  {_display(path)}")
-    if not quiet:
-        click.echo(f"{report.summary()} in {report.seconds:.2f}s", err=True)
+    else:
+        if dry_run:
+            for path in report.changed_files:
+                click.echo(f"changed  {_display(path)}")
+            for path in report.deleted_files:
+                click.echo(f"deleted  {_display(path)}")
+        if not quiet:
+            click.echo(f"{report.summary()} in {report.seconds:.2f}s", err=True)
+    if report.partial:
+        raise click.exceptions.Exit(EXIT_PARTIAL)
+
+
+@cli.command("forget", short_help="Drop corpus roots and their documents from the index.")
+@click.argument("roots", nargs=-1, required=True, type=click.Path())
+@index_option
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait for another writer.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Summary as text (stderr) or JSON (stdout).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No summary.")
+@library_errors
+def forget_command(roots, index_path, lock_timeout, fmt, quiet):
+    """Stop indexing corpus roots: their documents leave the index, later runs skip them.
+
+    A root that is missing or unreadable for a while keeps its documents (`searchkit index`
+    exits 4 and names it); forgetting it is this explicit step.
+    """
+    report = Index(index_path, lock_timeout=lock_timeout).forget(list(roots))
+    _finish_update(report, fmt=fmt, quiet=quiet)
 
 
 @cli.command("stats", short_help="Documents, dates, fields, size and roots of the index.")

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .documents import Problem, printable_path  # noqa: F401  (printable_path: re-exported)
-from .errors import CorpusNotFound
+from .errors import CorpusNotFound, UsageError
 
 #: Files larger than this are skipped unless the caller sets another limit.
 DEFAULT_MAX_FILE_SIZE = 100 * 1024 * 1024
@@ -61,16 +61,40 @@ def _stat_key(st: os.stat_result) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
 
 
-def resolve_roots(paths: Iterable[str | os.PathLike]) -> list[str]:
-    """Absolute, de-duplicated corpus roots; a missing path raises `CorpusNotFound`."""
+def resolve_roots(
+    paths: Iterable[str | os.PathLike], *, known: Iterable[str] = ()
+) -> tuple[list[str], list[str]]:
+    """(present roots, missing roots): absolute and de-duplicated.
+
+    A missing path that is one of the `known` roots (recorded by earlier runs) is returned as
+    missing: an unmounted disk or a moved folder is transient, and must not stop the other
+    roots from syncing. Any other missing path is a mistake and raises `CorpusNotFound`.
+    """
+    recorded = {os.path.abspath(r) for r in known}
     roots: list[str] = []
+    missing: list[str] = []
     for p in paths:
         absolute = os.path.abspath(os.fspath(p))
-        if not os.path.exists(absolute):
-            raise CorpusNotFound(os.fspath(p))
-        if absolute not in roots:
+        if absolute in roots or absolute in missing:
+            continue
+        if os.path.exists(absolute):
             roots.append(absolute)
-    return roots
+        elif absolute in recorded:
+            missing.append(absolute)
+        else:
+            raise CorpusNotFound(os.fspath(p))
+    return roots, missing
+
+
+def check_outside_index(roots: Iterable[str], index_path: str) -> None:
+    """Refuse a corpus root that is the index folder or lies inside it (by any path)."""
+    real_index = os.path.realpath(index_path)
+    for root in roots:
+        if is_under(os.path.realpath(root), real_index):
+            raise UsageError(
+                f"corpus root {root} is inside the index folder {index_path}: "
+                "an index never indexes itself"
+            )
 
 
 def is_under(path: str, root: str) -> bool:
@@ -103,15 +127,53 @@ def scan(
     """
     files: dict[str, CorpusFile] = {}
     problems: list[Problem] = []
-    excluded = frozenset(os.path.abspath(p) for p in exclude)
+    # By device and inode, not by name: the index may be reached through a symlink to a
+    # folder above it, or the root named through one, and a name would not match.
+    excluded = frozenset(filter(None, (_identity(p) for p in exclude)))
     for root in roots:
         for item in _walk_root(root, max_file_size, problems, excluded):
             files.setdefault(item.path, item)
     return [files[k] for k in sorted(files)], problems
 
 
+#: Errors that say a place cannot be read *now* (permissions, a disk or share gone, a device
+#: error): what it held stays indexed and the run is partial. Others (a symlink loop, a name
+#: too long) are lasting and mean the file is skipped.
+TRANSIENT_ERRNOS = frozenset(
+    {
+        errno.EACCES,
+        errno.EPERM,
+        errno.EIO,
+        errno.ENXIO,
+        errno.ENODEV,
+        errno.ESTALE,
+        errno.ETIMEDOUT,
+        errno.ENOTCONN,
+        errno.EHOSTDOWN,
+        errno.EAGAIN,
+        errno.ENOMEDIUM,
+    }
+)
+
+
+def is_transient(exc: OSError) -> bool:
+    """True for an error that says the place cannot be read now, not that it is bad."""
+    return exc.errno in TRANSIENT_ERRNOS
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _walk_root(
-    root: str, max_file_size: int, problems: list[Problem], excluded: frozenset[str]
+    root: str,
+    max_file_size: int,
+    problems: list[Problem],
+    excluded: frozenset[tuple[int, int]],
 ) -> Iterator[CorpusFile]:
     real_root = os.path.realpath(root)
     if not os.path.isdir(root):
@@ -119,7 +181,7 @@ def _walk_root(
         try:
             st = os.stat(root)
         except OSError as exc:
-            problems.append(Problem(root, f"cannot read: {exc.strerror or exc}"))
+            problems.append(Problem(root, f"cannot read: {exc.strerror or exc}", unavailable=True))
             return
         item = _corpus_file(root, root, os.path.basename(root), "", st, max_file_size, problems)
         if item is not None:
@@ -131,7 +193,11 @@ def _walk_root(
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
-            problems.append(Problem(folder, f"cannot list folder: {exc.strerror or exc}"))
+            transient = is_transient(exc)
+            reason = f"cannot list folder: {exc.strerror or exc}"
+            if transient:
+                reason += " (what was indexed under it is kept)"
+            problems.append(Problem(folder, reason, unavailable=transient))
             continue
         # `path` is `root` + separator + the rest (scandir joins them): cheaper than relpath.
         cut = len(root.rstrip(os.sep)) + 1
@@ -154,7 +220,11 @@ def _walk_root(
             except OSError:
                 is_dir = False
             if is_dir:
-                if path not in excluded:
+                try:
+                    st = entry.stat()
+                except OSError:
+                    st = None
+                if st is None or (st.st_dev, st.st_ino) not in excluded:
                     stack.append(path)
                 continue
             if is_corpus_documentation(name):
@@ -166,7 +236,11 @@ def _walk_root(
             try:
                 st = entry.stat()  # one stat call, as os.stat, without re-parsing the path
             except OSError as exc:
-                problems.append(Problem(path, f"cannot read: {exc.strerror or exc}"))
+                problems.append(
+                    Problem(
+                        path, f"cannot read: {exc.strerror or exc}", unavailable=is_transient(exc)
+                    )
+                )
                 continue
             folder_rel = rel.rpartition("/")[0]
             item = _corpus_file(path, root, rel, folder_rel, st, max_file_size, problems)

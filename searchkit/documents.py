@@ -141,6 +141,9 @@ class Problem:
     path: str
     reason: str
     skipped: bool = True
+    #: The place could not be read this time (permissions, a vanished disk): a transient
+    #: condition, so the documents it held are kept and the run counts as partial.
+    unavailable: bool = False
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -18,7 +18,9 @@ from .schema import DATE_FACETS, is_metadata_field
 from .store import IndexDirectory
 
 if TYPE_CHECKING:
-    from .indexer import Indexer, ProblemCallback, ProgressCallback, UpdateReport
+    from .indexer import Indexer
+    from .planning import ProblemCallback, UpdateReport
+    from .reading import ProgressCallback
     from .search import Searcher
 
 #: Where the index lives unless told otherwise.
@@ -155,6 +157,20 @@ class Index:
         read letter by letter) or holds anything but non-empty strings.
         """
         return self._indexer().delete(_checked_ids(ids))
+
+    def forget(self, roots: Iterable[str | os.PathLike]) -> UpdateReport:
+        """Drop corpus roots: their documents leave the index and later updates skip them.
+
+        The explicit way to stop indexing a place; a root that is missing or unreadable for a
+        while keeps its documents. Raises `UsageError` for a path that is not a recorded root.
+        """
+        if isinstance(roots, (str, bytes, os.PathLike)):
+            roots = [roots]  # one path is plainly meant as one root
+        return self._indexer().forget(roots)
+
+    def documents(self) -> Iterator[Document]:
+        """Every stored document, in index order (a snapshot of the live index)."""
+        return self._open_searcher().documents()
 
     def optimize(self) -> None:
         """Merge the index into one segment (searches get faster; the write takes longer)."""

@@ -12,34 +12,27 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 
 from ._whoosh.writing import WriterFailed, abandon, commit, write_segments_in_parallel
 from .corpus import (
     DEFAULT_MAX_FILE_SIZE,
-    CorpusFile,
+    check_outside_index,
     is_under,
     resolve_roots,
     scan,
-    split_signature,
 )
-from .documents import Document, Problem
-from .errors import IndexCorrupt, IndexWriteError
+from .documents import Document, Problem, limit_index_fields, max_index_fields
+from .errors import IndexCorrupt, IndexWriteError, InvalidValue, UsageError
+from .journal import Journal
 from .manifest import API_SOURCE, FileEntry, Manifest, document_hash, load_live_manifest
+from .planning import Plan, ProblemCallback, SyncPlanner, UpdateReport
 from .reading import (
-    FileOutcome,
     ProgressCallback,
     ReaderFailed,
-    ReadTask,
     read_all,
-    read_corpus_file,
-    reread_task,
 )
-from .schema import start_spelling_segment, whoosh_fields
+from .schema import is_metadata_field, start_spelling_segment, whoosh_fields
 from .store import IndexDirectory, IndexMeta
-
-#: `on_problem(problem)`: called once per problem, as soon as it is met.
-ProblemCallback = Callable[[Problem], None]
 
 #: Below this many documents to write, one writer beats starting worker processes (measured
 #: on 20news posts: 20 docs 0.52 s alone vs 0.55 s in two; 100 docs 0.80 s vs 0.70 s).
@@ -49,254 +42,6 @@ PARALLEL_WRITE_THRESHOLD = 50
 WRITER_LIMIT_MB = 128
 #: Let a commit merge small segments (Whoosh's MERGE_SMALL); tests turn it off to get many.
 MERGE_SEGMENTS = True
-
-
-@dataclass(frozen=True)
-class UpdateReport:
-    """What an update or rebuild did, counted in documents; `problems` in the order met."""
-
-    added: int = 0
-    updated: int = 0
-    deleted: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    warnings: int = 0
-    documents: int = 0
-    problems: tuple[Problem, ...] = ()
-    added_ids: tuple[str, ...] = ()
-    updated_ids: tuple[str, ...] = ()
-    deleted_ids: tuple[str, ...] = ()
-    changed_files: tuple[str, ...] = ()
-    deleted_files: tuple[str, ...] = ()
-    dry_run: bool = False
-    rebuilt: bool = False
-    seconds: float = 0.0
-
-    @property
-    def changed(self) -> bool:
-        """True if the update changed the index (or, in a dry run, would have)."""
-        return bool(self.added or self.updated or self.deleted)
-
-    def summary(self) -> str:
-        """One line: `3 added, 1 updated, 2 deleted, 21572 unchanged, 1 skipped (see above)`."""
-        parts = [
-            f"{self.added} added",
-            f"{self.updated} updated",
-            f"{self.deleted} deleted",
-            f"{self.unchanged} unchanged",
-        ]
-        if self.skipped:
-            parts.append(f"{self.skipped} skipped")
-        if self.warnings:
-            parts.append(f"{self.warnings} warning" + ("s" if self.warnings != 1 else ""))
-        line = ", ".join(parts)
-        if self.skipped or self.warnings:
-            line += " (see above)"
-        if self.dry_run:
-            line = "dry run, nothing written: would be " + line
-        return line
-
-
-@dataclass
-class _Plan:
-    """Documents to write and ids to delete, with the manifest as it will be after commit."""
-
-    manifest: Manifest
-    to_add: list[Document] = field(default_factory=list)
-    to_delete: list[str] = field(default_factory=list)
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    changed_files: list[str] = field(default_factory=list)
-    deleted_files: list[str] = field(default_factory=list)
-    manifest_only: bool = False  # a file's stat changed, not its bytes: rewrite the manifest
-
-    def report(
-        self, problems: list[Problem], *, started: float, dry_run: bool, rebuilt: bool
-    ) -> UpdateReport:
-        """What the sync did (or, in a dry run, would do), counted in documents."""
-        plan = self
-        total_docs = plan.manifest.document_count()
-        changed = len(plan.added) + len(plan.updated)
-        unchanged = max(0, total_docs - changed)
-        return UpdateReport(
-            added=len(plan.added),
-            updated=len(plan.updated),
-            deleted=len(plan.deleted),
-            unchanged=unchanged,
-            skipped=sum(1 for p in problems if p.skipped),
-            warnings=sum(1 for p in problems if not p.skipped),
-            documents=total_docs,
-            problems=tuple(problems),
-            added_ids=tuple(plan.added),
-            updated_ids=tuple(plan.updated),
-            deleted_ids=tuple(plan.deleted),
-            changed_files=tuple(plan.changed_files),
-            deleted_files=tuple(plan.deleted_files),
-            dry_run=dry_run,
-            rebuilt=rebuilt,
-            seconds=time.monotonic() - started,
-        )
-
-
-class _SyncPlanner:
-    """Plans a sync in three steps: which files to read (`read_tasks`), what each read gave
-    (`take`, in corpus order), then which documents to add, replace and delete (`plan`)."""
-
-    def __init__(self, old: Manifest, *, report_problem: ProblemCallback) -> None:
-        self.old = old
-        self.report_problem = report_problem
-        self.new_files: dict[str, FileEntry] = {}  # the manifest's files after the sync
-        self.touched_old: dict[str, FileEntry] = {}  # old entries of files read again or gone
-        # id -> (hash, document, source); no document for one kept from a file that grew
-        self.new_docs: dict[str, tuple[str, Document | None, str]] = {}
-        self.changed_files: list[str] = []
-        self.manifest_only = False
-
-    def read_tasks(
-        self, files: list[CorpusFile], *, roots: list[str], scan_problems: list[Problem]
-    ) -> list[ReadTask]:
-        """The files to read; the manifest entries of the others are kept as they are."""
-        present = {cf.path for cf in files}
-        # Files that exist but were skipped while scanning (too large, unreadable) keep the
-        # documents they had: a transient problem must not delete articles.
-        skipped_paths = {p.path for p in scan_problems}
-        for src, entry in self.old.files.items():
-            in_scope = src != API_SOURCE and any(is_under(src, r) for r in roots)
-            if not in_scope or src in skipped_paths:
-                self.new_files[src] = entry
-            elif src not in present:
-                self.touched_old[src] = entry
-
-        tasks: list[ReadTask] = []
-        for cf in files:
-            entry = self.old.files.get(cf.path)
-            if entry is None:
-                tasks.append(ReadTask(cf))
-                continue
-            if split_signature(entry.signature)[0] != cf.stat_key:
-                tasks.append(reread_task(cf, entry))
-                continue
-            self.new_files[cf.path] = entry
-            for p in entry.problems:
-                if p.skipped:
-                    self.report_problem(p)
-        return tasks
-
-    def take(self, outcome: FileOutcome) -> None:
-        """Record what reading one file gave."""
-        if outcome.appended:
-            whole = self._take_appended(outcome)
-            if whole is None:
-                return
-            outcome = whole
-        cf = outcome.file
-        old_entry = self.old.files.get(cf.path)
-        for p in outcome.problems:
-            self.report_problem(p)
-        if outcome.content_hash is None:
-            if old_entry is not None:
-                self.new_files[cf.path] = old_entry  # unreadable now: keep what we had
-            return
-        if outcome.unchanged:
-            assert old_entry is not None
-            self.new_files[cf.path] = FileEntry(
-                cf.signature(outcome.content_hash), old_entry.docs, old_entry.problems
-            )
-            self.manifest_only = True
-            for p in old_entry.problems:
-                if p.skipped:
-                    self.report_problem(p)
-            return
-        if old_entry is not None:
-            self.touched_old[cf.path] = old_entry
-        entry = FileEntry(cf.signature(outcome.content_hash), problems=list(outcome.problems))
-        self._take_documents(outcome.documents, cf.path, entry)
-        self.new_files[cf.path] = entry
-        self.changed_files.append(cf.path)
-
-    def _take_appended(self, outcome: FileOutcome) -> FileOutcome | None:
-        """Record the new lines of a file that grew; or, when they cannot be taken on their
-        own, the outcome of reading the whole file again (for `take` to record)."""
-        cf = outcome.file
-        old_entry = self.old.files[cf.path]
-        if not outcome.claimed_ids.isdisjoint(old_entry.docs) or any(
-            doc_id in self.new_docs for doc_id in old_entry.docs
-        ):
-            # A new line reuses an old id, or a file earlier in the corpus now claims one:
-            # only a whole read settles it (and names lines) as a rebuild does.
-            digest = split_signature(old_entry.signature)[1]
-            return read_corpus_file(ReadTask(cf, digest))
-        entry = FileEntry(
-            cf.signature(outcome.content_hash),
-            dict(old_entry.docs),
-            [*old_entry.problems, *outcome.problems],
-        )
-        for p in entry.problems:  # as a whole read would report them
-            self.report_problem(p)
-        # Already indexed: claimed in corpus order like the new documents, so a later file
-        # reusing one of these ids loses it, as in a rebuild.
-        for doc_id, h in old_entry.docs.items():
-            self.new_docs[doc_id] = (h, None, cf.path)
-        self._take_documents(outcome.documents, cf.path, entry)
-        self.new_files[cf.path] = entry
-        self.changed_files.append(cf.path)
-        return None
-
-    def _take_documents(self, documents: Sequence[Document], source: str, entry: FileEntry):
-        """Record a file's documents as read this run; an id read before is skipped."""
-        for doc in documents:
-            if doc.id in self.new_docs:
-                other = self.new_docs[doc.id][2]
-                p = Problem(source, f"duplicate id {doc.id!r} (already in {other}), skipped")
-                entry.problems.append(p)
-                self.report_problem(p)
-                continue
-            h = document_hash(doc)
-            self.new_docs[doc.id] = (h, doc, source)
-            entry.docs[doc.id] = h
-
-    def plan(self, *, present: set[str]) -> _Plan:
-        """The plan, once every read file was taken; `present`: the files the scan found."""
-        plan = _Plan(
-            Manifest(self.new_files),
-            changed_files=self.changed_files,
-            manifest_only=self.manifest_only,
-        )
-        # Ids kept by untouched files win over new documents claiming the same id.
-        changed = set(plan.changed_files)
-        kept_owner = {
-            doc_id: src
-            for src, e in self.new_files.items()
-            if src not in changed
-            for doc_id in e.docs
-        }
-        old_docs = {doc_id: h for e in self.touched_old.values() for doc_id, h in e.docs.items()}
-        for doc_id, (h, doc, src) in self.new_docs.items():
-            if doc is None:
-                continue  # kept from the unchanged part of a file that grew: indexed as is
-            if doc_id in kept_owner:
-                entry = self.new_files[src]
-                del entry.docs[doc_id]
-                reason = f"duplicate id {doc_id!r} (already in {kept_owner[doc_id]}), skipped"
-                p = Problem(src, reason)
-                entry.problems.append(p)
-                self.report_problem(p)
-                continue
-            old_hash = old_docs.get(doc_id)
-            if old_hash is None:
-                plan.added.append(doc_id)
-                plan.to_add.append(doc)
-            elif old_hash != h:
-                plan.updated.append(doc_id)
-                plan.to_delete.append(doc_id)
-                plan.to_add.append(doc)
-        for doc_id in old_docs:
-            if doc_id not in self.new_docs:
-                plan.deleted.append(doc_id)
-                plan.to_delete.append(doc_id)
-        plan.deleted_files = [src for src in self.touched_old if src not in present]
-        return plan
 
 
 def default_workers() -> int:
@@ -332,15 +77,18 @@ class Indexer:
             # embedding program) can deadlock the child: stay in this process there.
             workers = 1
         meta = self._read_meta_if_any(tolerate_corrupt=rebuild)
-        if paths:
-            roots = resolve_roots(paths)
-        elif meta is not None and meta.roots:
-            roots = resolve_roots(meta.roots)
-        else:
-            roots = resolve_roots(["corpus"])
+        recorded = meta.roots if meta is not None else ()
+        roots, missing = resolve_roots(paths or recorded or ["corpus"], known=recorded)
+        check_outside_index(roots, self.directory.path)
+        if rebuild and missing:
+            raise UsageError(
+                f"corpus root not found: {missing[0]}: a rebuild would drop what was indexed "
+                f"from it; bring it back, or drop it first with `searchkit forget {missing[0]}`"
+            )
         sync_locked = functools.partial(
             self._sync_locked,
             roots=roots,
+            missing_roots=missing,
             rebuild=rebuild,
             max_file_size=max_file_size,
             workers=workers,
@@ -363,7 +111,7 @@ class Indexer:
             meta, ix, manifest = self._open_for_write()
             owner = manifest.owner_of()
             api = manifest.files.setdefault(API_SOURCE, FileEntry(signature=""))
-            plan = _Plan(manifest)
+            plan = Plan(manifest)
             seen: set[str] = set()
             for doc in docs:
                 if doc.id in seen:
@@ -383,7 +131,10 @@ class Indexer:
                     plan.added.append(doc.id)
                 api.docs[doc.id] = h
                 plan.to_add.append(doc)
-            self._commit(ix, plan, workers=1, progress=None)
+            self._check_field_cap(ix, plan.to_add)
+            # Journaled before the commit (and cut back if it fails): a rebuild reads them
+            # from there, since no corpus file holds them.
+            self._commit_journaled(ix, plan, lambda journal: journal.record_added(plan.to_add))
             return plan.report([], started=started, dry_run=False, rebuilt=False)
 
     def delete(self, ids: Iterable[str]) -> UpdateReport:
@@ -392,7 +143,8 @@ class Indexer:
         with self.directory.write_lock(self.lock_timeout):
             meta, ix, manifest = self._open_for_write()
             owner = manifest.owner_of()
-            plan = _Plan(manifest)
+            plan = Plan(manifest)
+            from_api: list[str] = []
             for doc_id in dict.fromkeys(ids):
                 src = owner.get(doc_id)
                 if src is None:
@@ -400,9 +152,43 @@ class Indexer:
                 entry = manifest.files[src]
                 del entry.docs[doc_id]
                 _mark_stale(entry, src)
+                if src == API_SOURCE:
+                    from_api.append(doc_id)
                 plan.to_delete.append(doc_id)
                 plan.deleted.append(doc_id)
+            _free_ids(manifest, plan.deleted)
+            self._commit_journaled(ix, plan, lambda journal: journal.record_deleted(from_api))
+            return plan.report([], started=started, dry_run=False, rebuilt=False)
+
+    def forget(self, roots: Iterable[str | os.PathLike]) -> UpdateReport:
+        """Drop corpus roots from the index: their documents go, and later syncs skip them.
+
+        Raises `UsageError` (writing nothing) for a path that is not a recorded root.
+        """
+        started = time.monotonic()
+        targets = list(dict.fromkeys(os.path.abspath(os.fspath(r)) for r in roots))
+        with self.directory.write_lock(self.lock_timeout):
+            meta, ix, manifest = self._open_for_write()
+            for target in targets:
+                if target not in meta.roots:
+                    known = ", ".join(meta.roots) or "none"
+                    raise UsageError(f"not a corpus root of this index: {target} (roots: {known})")
+            remaining = tuple(r for r in meta.roots if r not in targets)
+            plan = Plan(manifest)
+            for src in list(manifest.files):
+                if src == API_SOURCE or not any(is_under(src, t) for t in targets):
+                    continue
+                if any(is_under(src, r) for r in remaining):
+                    continue  # also under a root that stays (nested roots)
+                entry = manifest.files.pop(src)
+                plan.deleted.extend(entry.docs)
+                plan.to_delete.extend(entry.docs)
+                plan.deleted_files.append(src)
+            _free_ids(manifest, plan.deleted)
+            # Documents first, then the roots: a crash in between leaves the root recorded
+            # and the next sync reads it again, never documents of a root nobody syncs.
             self._commit(ix, plan, workers=1, progress=None)
+            self.directory.write_meta(IndexMeta(current=meta.current, roots=remaining))
             return plan.report([], started=started, dry_run=False, rebuilt=False)
 
     def optimize(self) -> None:
@@ -458,6 +244,7 @@ class Indexer:
         meta: IndexMeta | None,
         *,
         roots: list[str],
+        missing_roots: list[str],
         rebuild: bool,
         dry_run: bool,
         max_file_size: int,
@@ -475,6 +262,12 @@ class Indexer:
             if on_problem:
                 on_problem(p)
 
+        for root in missing_roots:
+            reason = (
+                "corpus root not found (an unmounted disk, a moved folder?): what was indexed "
+                f"from it is kept; `searchkit forget {root}` drops it"
+            )
+            report_problem(Problem(root, reason, unavailable=True))
         files, scan_problems = scan(roots, max_file_size=max_file_size, exclude=[directory.path])
         for p in scan_problems:
             report_problem(p)
@@ -483,17 +276,29 @@ class Indexer:
         if fresh:
             old_manifest = Manifest()
             ix = None
+            known_fields: set[str] = set()
         else:
             ix = directory.open_generation(meta.current)
             old_manifest = load_live_manifest(ix, index_path=self.directory.path)
+            known_fields = _metadata_fields(ix)
 
-        planner = _SyncPlanner(old_manifest, report_problem=report_problem)
+        planner = SyncPlanner(
+            old_manifest, report_problem=report_problem, known_fields=known_fields
+        )
         tasks = planner.read_tasks(files, roots=roots, scan_problems=scan_problems)
         try:
             for outcome in read_all(tasks, workers=workers, progress=progress):
                 planner.take(outcome)
         except ReaderFailed as exc:
             raise IndexWriteError(directory.path, f"{exc}; nothing was written") from None
+        journal = Journal(directory.path)
+        api_documents: list[Document] = []
+        if fresh:
+            # A rebuild (or a repair) keeps what was added through the API.
+            api_documents, journal_problems = journal.documents()
+            for p in journal_problems:
+                report_problem(p)
+            planner.adopt_api_documents(api_documents)
         plan = planner.plan(present={cf.path for cf in files})
         if dry_run:
             return plan.report(problems, started=started, dry_run=True, rebuilt=rebuild)
@@ -507,6 +312,8 @@ class Indexer:
             name, ix = directory.new_generation()
             self._commit(ix, plan, workers=workers, progress=progress)
             directory.write_meta(IndexMeta(current=name, roots=new_roots))
+            if journal.exists():
+                journal.rewrite(api_documents)  # compacted: deletions and replacements gone
             # The replaced generation stays one round for searchers that still have it open.
             directory.remove_stale_generations({name} | keep)
         else:
@@ -521,7 +328,7 @@ class Indexer:
             directory.remove_stale_generations({meta.current, *older[-1:]})
         return plan.report(problems, started=started, dry_run=False, rebuilt=rebuild)
 
-    def _commit(self, ix, plan: _Plan, *, workers: int, progress: ProgressCallback | None):
+    def _commit(self, ix, plan: Plan, *, workers: int, progress: ProgressCallback | None):
         folder = ix.storage.folder
         if not plan.to_add and not plan.to_delete:
             # Files whose bytes changed but whose documents did not still need their new
@@ -584,6 +391,26 @@ class Indexer:
             raise
         Manifest.remove_others(folder, ix.latest_generation())
 
+    def _commit_journaled(self, ix, plan: Plan, record: Callable[[Journal], None]) -> None:
+        """Commit a change made through the API, with its journal line written first."""
+        journal = Journal(self.directory.path)
+        mark = journal.size()
+        record(journal)
+        try:
+            self._commit(ix, plan, workers=1, progress=None)
+        except BaseException:
+            journal.roll_back(mark)
+            raise
+
+    def _check_field_cap(self, ix, documents: Sequence[Document]) -> None:
+        """Refuse documents that would take the index past its metadata field cap."""
+        known = _metadata_fields(ix)
+        limit = max_index_fields()
+        for doc in documents:
+            _, problem = limit_index_fields(doc, known, limit)
+            if problem is not None:
+                raise InvalidValue("fields", f"document {doc.id!r}: {problem.reason}")
+
     def _save_manifest(self, manifest: Manifest, folder: str, generation: int) -> None:
         try:
             manifest.save(folder, generation)
@@ -596,6 +423,22 @@ def _mark_stale(entry: FileEntry, source: str) -> None:
     # converges back to the corpus instead of trusting an unchanged signature.
     if source != API_SOURCE:
         entry.signature = ""
+
+
+def _free_ids(manifest: Manifest, ids: Iterable[str]) -> None:
+    """Ids no source holds any more: a file that claimed one in vain is read again next sync."""
+    freed = set(ids)
+    if not freed:
+        return
+    for src, entry in manifest.files.items():
+        if not freed.isdisjoint(entry.shadowed):
+            _mark_stale(entry, src)
+
+
+def _metadata_fields(ix) -> set[str]:
+    """The metadata field names the index holds (for its cap)."""
+    with ix.reader() as reader:
+        return {name for name in reader.indexed_field_names() if is_metadata_field(name)}
 
 
 def _merge_roots(old: Sequence[str], new: Sequence[str]) -> tuple[str, ...]:

@@ -29,6 +29,9 @@ class FileEntry:
     signature: str
     docs: dict[str, str] = field(default_factory=dict)  # id -> document content hash
     problems: list[Problem] = field(default_factory=list)
+    #: Ids the file claims that another source holds: when that source lets one go, this
+    #: file is read again so that its claim becomes the live document, as in a rebuild.
+    shadowed: list[str] = field(default_factory=list)
 
 
 class Manifest:
@@ -60,11 +63,12 @@ class Manifest:
         if raw.get("version") != MANIFEST_VERSION:
             raise ValueError(f"unknown manifest version {raw.get('version')!r}")
         for folder_key, entries in raw["folders"].items():
-            for name, (signature, flat_docs, *problems) in entries.items():
+            for name, (signature, flat_docs, *rest) in entries.items():
                 pairs = iter(flat_docs)  # id, hash, id, hash, ...
                 docs = dict(zip(pairs, pairs, strict=True))
-                problem_list = [Problem(*p) for p in problems[0]] if problems else []
-                files[folder_key + name] = FileEntry(signature, docs, problem_list)
+                problem_list = [Problem(*p) for p in rest[0]] if rest else []
+                shadowed = list(rest[1]) if len(rest) > 1 else []
+                files[folder_key + name] = FileEntry(signature, docs, problem_list, shadowed)
         return cls(files)
 
     def save(self, folder: str, generation: int) -> None:
@@ -76,8 +80,10 @@ class Manifest:
         for src, e in self.files.items():
             head, sep, name = src.rpartition("/")
             record: list = [e.signature, [x for pair in e.docs.items() for x in pair]]
-            if e.problems:
+            if e.problems or e.shadowed:
                 record.append([[p.path, p.reason, p.skipped] for p in e.problems])
+            if e.shadowed:
+                record.append(e.shadowed)
             folders.setdefault(head + sep, {})[name] = record
         data = {"version": MANIFEST_VERSION, "folders": folders}
         path = os.path.join(folder, self.filename(generation))

@@ -14,6 +14,7 @@ from .corpus import (
     OutsideRoot,
     content_hash,
     content_hasher,
+    is_transient,
     printable_path,
     read_bytes,
     size_of,
@@ -83,8 +84,10 @@ def read_corpus_file(task: ReadTask) -> FileOutcome:
     except OutsideRoot as exc:
         return FileOutcome(cf, None, problems=(Problem(shown, exc.strerror),))
     except OSError as exc:
+        # Permissions, a disk gone, a file swapped for a FIFO: the documents it had stay.
         reason = f"cannot read: {exc.strerror or exc}"
-        return FileOutcome(cf, None, problems=(Problem(shown, reason),))
+        problem = Problem(shown, reason, unavailable=is_transient(exc))
+        return FileOutcome(cf, None, problems=(problem,))
     folder = printable_path(cf.folder)
     old_size = task.appended_after
     digest = None

@@ -331,22 +331,17 @@ class Searcher:
 
     def get(self, doc_id: str):
         """See `Index.get`."""
-        # Imported here: documents.py loads the readers of every file format (YAML...),
-        # which a search from the command line does not need.
-        from .documents import Document
-
         doc_id = _document_id(doc_id)
         with self._lock:
             _, stored = _stored_document(self._current(), doc_id)
-        date_text = stored.get("date_text")
-        return Document(
-            id=stored["id"],
-            title=stored.get("title", ""),
-            body=stored.get("body", ""),
-            date=PartialDate.parse(date_text) if date_text else None,
-            path=stored.get("path", ""),
-            fields=MappingProxyType(_meta(stored)),
-        )
+        return _document(stored)
+
+    def documents(self):
+        """See `Index.documents`."""
+        with self._lock:
+            # Read under the lock: the searcher may be replaced once it is released.
+            everything = list(self._current().all_stored_fields())
+        return (_document(stored) for stored in everything)
 
     def similar(
         self, doc_id: str, *, limit: int = DEFAULT_LIMIT, fragments: int = DEFAULT_FRAGMENTS
@@ -525,3 +520,20 @@ def _stored_document(whoosh_searcher, doc_id: str) -> tuple[int, dict]:
     if docnum is None:
         raise DocumentNotFound(doc_id)
     return docnum, whoosh_searcher.stored_fields(docnum)
+
+
+def _document(stored: dict):
+    """The `Document` a stored record holds."""
+    # Imported here: documents.py loads the readers of every file format (YAML...), which a
+    # search from the command line does not need.
+    from .documents import Document
+
+    date_text = stored.get("date_text")
+    return Document(
+        id=stored["id"],
+        title=stored.get("title", ""),
+        body=stored.get("body", ""),
+        date=PartialDate.parse(date_text) if date_text else None,
+        path=stored.get("path", ""),
+        fields=MappingProxyType(_meta(stored)),
+    )

@@ -41,6 +41,8 @@ FORMAT = "searchkit-index"
 META_FILE = "searchkit.json"
 LOCK_FILE = "write.lock"
 WATCH_LOCK_FILE = "watch.lock"
+#: Documents added through the API (`journal.py`): beside the generations, never inside one.
+JOURNAL_FILE = "api-documents.jsonl"
 GEN_PREFIX = "gen-"
 #: Names that may sit in an index directory that has never been written (a fresh checkout).
 _IGNORABLE = {".gitignore", ".gitkeep", ".DS_Store"}
@@ -312,7 +314,8 @@ def _ours_or_ignorable(name: str) -> bool:
     # A first build that was interrupted leaves a generation and a lock but no pointer yet.
     return (
         name in _IGNORABLE
-        or name in (LOCK_FILE, WATCH_LOCK_FILE)
+        or name in (LOCK_FILE, WATCH_LOCK_FILE, JOURNAL_FILE)
+        or name.startswith(f"{JOURNAL_FILE}.")
         or name.startswith(GEN_PREFIX)
         or name.startswith(f".{META_FILE}.")
     )

@@ -35,7 +35,7 @@ from .corpus import is_under, resolve_roots
 from .documents import Problem
 from .errors import IndexLocked, SearchkitError, UsageError
 from .index import Index
-from .indexer import ProblemCallback, UpdateReport
+from .planning import ProblemCallback, UpdateReport
 from .store import IndexDirectory
 
 #: `on_batch(report)`: called after every update the watcher runs, the catch-up included.
@@ -120,6 +120,7 @@ class Watcher:
         self._roots: tuple[str, ...] = ()
         self._dir_roots: tuple[str, ...] = ()
         self._file_roots: frozenset[str] = frozenset()
+        self._index_places: tuple[str, ...] = ()
         self._observer = None
         self._observer_name: str | None = None
         self._fallback_reason: str | None = None
@@ -282,13 +283,13 @@ class Watcher:
                 self._retry_later(exc)
 
     def _known_roots(self) -> list[str] | None:
-        if self.paths:
-            return resolve_roots(self.paths)
+        # A recorded root that is missing for now (an unmounted disk) is not watched; each
+        # batch names it, and the other roots go on being watched and synced.
         directory = IndexDirectory(self.index.path)
-        if not directory.exists():
-            return None
-        recorded = directory.read_meta().roots
-        return resolve_roots(recorded) if recorded else None
+        recorded = directory.read_meta().roots if directory.exists() else ()
+        if self.paths:
+            return resolve_roots(self.paths, known=recorded)[0]
+        return resolve_roots(recorded, known=recorded)[0] if recorded else None
 
     def _catch_up(self) -> bool:
         """The first update; waits out another writer. False if stopped before it ran."""
@@ -370,14 +371,24 @@ class Watcher:
     # -- file events ---------------------------------------------------------------------------
 
     def _start_observer(self, roots: Sequence[str]) -> None:
-        roots = resolve_roots(roots)  # a root removed meanwhile: CorpusNotFound, not an OSError
+        roots = resolve_roots(roots, known=roots)[0]  # one removed meanwhile is left out
         self._roots = tuple(roots)
-        self._dir_roots = tuple(r for r in roots if os.path.isdir(r))
-        self._file_roots = frozenset(r for r in roots if r not in self._dir_roots)
-        # A file root is watched through its folder: an editor or a feed replaces a file by
-        # renaming a new one over it, which a watch on the file itself would not survive.
+        # Folders are watched by their real paths: watchdog reports nothing under a root named
+        # through a symlink, and so events name real paths.
+        self._dir_roots = tuple(os.path.realpath(r) for r in roots if os.path.isdir(r))
+        # The index's own folder, whatever name leads to it: its commits must not wake the
+        # watcher.
+        self._index_places = (self.index.path, os.path.realpath(self.index.path))
+        # A file root is watched through its (real) folder: an editor or a feed replaces a
+        # file by renaming a new one over it, which a watch on the file itself would not survive.
+        real_file_roots = {
+            os.path.join(os.path.realpath(os.path.dirname(r)), os.path.basename(r))
+            for r in roots
+            if not os.path.isdir(r)
+        }
+        self._file_roots = frozenset(real_file_roots)
         watches = {r: True for r in self._dir_roots}
-        for r in sorted(self._file_roots):
+        for r in sorted(real_file_roots):
             watches.setdefault(os.path.dirname(r), False)
         if not self.poll:
             observer = None
@@ -409,13 +420,12 @@ class Watcher:
             _discard(observer)
 
     def _relevant(self, event: FileSystemEvent) -> bool:
-        index_path = self.index.path
         paths = [os.fsdecode(event.src_path)]
         if event.dest_path:
             paths.append(os.fsdecode(event.dest_path))
         for path in paths:
             # An index kept inside a corpus root must not wake the watcher with its own writes.
-            if is_under(path, index_path):
+            if any(is_under(path, place) for place in self._index_places):
                 continue
             if path in self._file_roots or any(is_under(path, r) for r in self._dir_roots):
                 return True

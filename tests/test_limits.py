@@ -188,9 +188,6 @@ def test_the_index_field_limit_can_be_set_by_environment(monkeypatch):
         max_index_fields()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs the indexer to call limit_index_fields (see the class 4 report)"
-)
 def test_fields_past_the_index_limit_cost_those_fields_not_the_run(tmp_path, monkeypatch):
     monkeypatch.setenv(MAX_INDEX_FIELDS_ENV, "5")
     folder = tmp_path / "corpus"

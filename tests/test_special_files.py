@@ -150,7 +150,7 @@ def test_reading_a_corpus_file_that_became_a_fifo_returns_a_problem(tmp_path):
         """
         import os, sys
         from searchkit.corpus import scan
-        from searchkit.indexer import ReadTask, read_corpus_file
+        from searchkit.reading import ReadTask, read_corpus_file
 
         (good,), _ = scan([sys.argv[1]])
         os.remove(good.path)

@@ -17,7 +17,7 @@ from test_indexer import Corpus, indexed
 
 from searchkit import Index
 from searchkit import watch as watch_module
-from searchkit.errors import CorpusNotFound, IndexLocked, WatcherRunning
+from searchkit.errors import IndexLocked, WatcherRunning
 from searchkit.index import INDEX_ENV
 from searchkit.store import IndexDirectory
 from searchkit.watch import Watcher
@@ -269,17 +269,29 @@ def test_a_locked_index_is_retried_not_fatal(index_path, corpus):
     assert all(isinstance(e, IndexLocked) for e in errors)
 
 
-def test_a_vanished_root_stops_the_watcher_with_the_error(index_path, tmp_path):
-    corpus = Corpus(tmp_path / "feed")
-    corpus.write_text_article("a.txt", "A", "a body")
-    watcher = Watcher(Index(index_path), [corpus.root], delay=0.2).start()
-    (corpus.root / "a.txt").unlink()
-    corpus.root.rmdir()
-    wait_until(lambda: not watcher.watching, what="the watcher to stop")
-    with pytest.raises(CorpusNotFound):
-        watcher.join(TIMEOUT)
-    with IndexDirectory(index_path).watch_lock():
-        pass
+def test_a_vanished_root_keeps_its_documents_and_the_watcher_goes_on(index_path, tmp_path):
+    """Issue 8, class 1: an unmounted disk is transient; the other roots stay in step."""
+    feed, wire = Corpus(tmp_path / "feed"), Corpus(tmp_path / "wire")
+    feed.write_text_article("a.txt", "A", "a body")
+    wire.write_text_article("w.txt", "W", "w body")
+    reports: list = []
+    index = Index(index_path)
+    watcher = Watcher(index, [feed.root, wire.root], delay=0.2, on_batch=reports.append).start()
+    try:
+        moved = tmp_path / "feed-unmounted"
+        feed.root.rename(moved)
+        wire.write_text_article("w2.txt", "W2", "second body")
+        wait_until(
+            lambda: {d.id for d in index.documents()} == {"a.txt", "w.txt", "w2.txt"},
+            what="the other root to sync",
+        )
+        assert watcher.watching
+        assert any(str(feed.root) in r.unavailable for r in reports), reports
+        assert all(r.deleted == 0 for r in reports), reports
+    finally:
+        watcher.stop()
+    watcher.join(TIMEOUT)  # ended without an error
+    index.close()
 
 
 def test_a_problem_is_reported_once_not_every_batch(index_path, corpus):

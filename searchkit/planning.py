@@ -1,0 +1,336 @@
+"""Planning a sync: which files to read again, and which documents to add, replace and delete.
+
+`SyncPlanner` works in three steps — which files to read (`read_tasks`), what each read gave
+(`take`, in corpus order), then the `Plan` (`plan`) — and settles which source owns each id as
+a rebuild would: the first claim in corpus order wins, an unchanged file keeps its ids, the
+API's documents win over files, and a claim that lost is taken up again when the winner lets
+the id go. `UpdateReport` is what a sync did, counted in documents.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .corpus import CorpusFile, is_under, split_signature
+from .documents import Document, Problem, limit_index_fields, max_index_fields
+from .manifest import API_SOURCE, FileEntry, Manifest, document_hash
+from .reading import FileOutcome, ReadTask, read_corpus_file, reread_task
+
+#: `on_problem(problem)`: called once per problem, as soon as it is met.
+ProblemCallback = Callable[[Problem], None]
+
+
+@dataclass(frozen=True)
+class UpdateReport:
+    """What an update or rebuild did, counted in documents; `problems` in the order met."""
+
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    warnings: int = 0
+    documents: int = 0
+    problems: tuple[Problem, ...] = ()
+    added_ids: tuple[str, ...] = ()
+    updated_ids: tuple[str, ...] = ()
+    deleted_ids: tuple[str, ...] = ()
+    changed_files: tuple[str, ...] = ()
+    deleted_files: tuple[str, ...] = ()
+    #: Places that could not be read this time (a folder or file without permission, a
+    #: vanished corpus root): what was indexed from them is kept.
+    unavailable: tuple[str, ...] = ()
+    dry_run: bool = False
+    rebuilt: bool = False
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        """True if the update changed the index (or, in a dry run, would have)."""
+        return bool(self.added or self.updated or self.deleted)
+
+    @property
+    def partial(self) -> bool:
+        """True if some place could not be read: the index is in step with the rest only."""
+        return bool(self.unavailable)
+
+    def summary(self) -> str:
+        """One line: `3 added, 1 updated, 2 deleted, 21572 unchanged, 1 skipped (see above)`."""
+        parts = [
+            f"{self.added} added",
+            f"{self.updated} updated",
+            f"{self.deleted} deleted",
+            f"{self.unchanged} unchanged",
+        ]
+        if self.skipped:
+            parts.append(f"{self.skipped} skipped")
+        if self.warnings:
+            parts.append(f"{self.warnings} warning" + ("s" if self.warnings != 1 else ""))
+        if self.unavailable:
+            n = len(self.unavailable)
+            parts.append(f"{n} place{'s' if n != 1 else ''} unavailable (documents kept)")
+        line = ", ".join(parts)
+        if self.skipped or self.warnings or self.unavailable:
+            line += " (see above)"
+        if self.dry_run:
+            line = "dry run, nothing written: would be " + line
+        return line
+
+
+@dataclass
+class Plan:
+    """Documents to write and ids to delete, with the manifest as it will be after commit."""
+
+    manifest: Manifest
+    to_add: list[Document] = field(default_factory=list)
+    to_delete: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    changed_files: list[str] = field(default_factory=list)
+    deleted_files: list[str] = field(default_factory=list)
+    manifest_only: bool = False  # a file's stat changed, not its bytes: rewrite the manifest
+
+    def report(
+        self, problems: list[Problem], *, started: float, dry_run: bool, rebuilt: bool
+    ) -> UpdateReport:
+        """What the sync did (or, in a dry run, would do), counted in documents."""
+        plan = self
+        total_docs = plan.manifest.document_count()
+        changed = len(plan.added) + len(plan.updated)
+        unchanged = max(0, total_docs - changed)
+        return UpdateReport(
+            added=len(plan.added),
+            updated=len(plan.updated),
+            deleted=len(plan.deleted),
+            unchanged=unchanged,
+            skipped=sum(1 for p in problems if p.skipped),
+            warnings=sum(1 for p in problems if not p.skipped),
+            documents=total_docs,
+            problems=tuple(problems),
+            added_ids=tuple(plan.added),
+            updated_ids=tuple(plan.updated),
+            deleted_ids=tuple(plan.deleted),
+            changed_files=tuple(plan.changed_files),
+            deleted_files=tuple(plan.deleted_files),
+            unavailable=tuple(dict.fromkeys(p.path for p in problems if p.unavailable)),
+            dry_run=dry_run,
+            rebuilt=rebuilt,
+            seconds=time.monotonic() - started,
+        )
+
+
+class SyncPlanner:
+    """Plans a sync in three steps: which files to read (`read_tasks`), what each read gave
+    (`take`, in corpus order), then which documents to add, replace and delete (`plan`)."""
+
+    def __init__(
+        self, old: Manifest, *, report_problem: ProblemCallback, known_fields: set[str]
+    ) -> None:
+        self.old = old
+        self.report_problem = report_problem
+        self.known_fields = known_fields  # metadata fields in the index, for its cap
+        self.field_limit = max_index_fields()
+        self.api_documents: list[Document] = []  # replayed from the journal by a rebuild
+        self.new_files: dict[str, FileEntry] = {}  # the manifest's files after the sync
+        self.touched_old: dict[str, FileEntry] = {}  # old entries of files read again or gone
+        # id -> (hash, document, source); no document for one kept from a file that grew
+        self.new_docs: dict[str, tuple[str, Document | None, str]] = {}
+        self.changed_files: list[str] = []
+        self.manifest_only = False
+
+    def read_tasks(
+        self, files: list[CorpusFile], *, roots: list[str], scan_problems: list[Problem]
+    ) -> list[ReadTask]:
+        """The files to read; the manifest entries of the others are kept as they are."""
+        present = {cf.path for cf in files}
+        # Files that exist but were skipped while scanning (too large, a FIFO now) keep the
+        # documents they had, and so does everything under a folder that could not be
+        # listed: a transient problem must not delete articles.
+        skipped_paths = {p.path for p in scan_problems}
+        unavailable = [p.path for p in scan_problems if p.unavailable]
+        for src, entry in self.old.files.items():
+            in_scope = src != API_SOURCE and any(is_under(src, r) for r in roots)
+            if (
+                not in_scope
+                or src in skipped_paths
+                or any(is_under(src, place) for place in unavailable)
+            ):
+                self.new_files[src] = entry
+            elif src not in present:
+                self.touched_old[src] = entry
+
+        tasks: list[ReadTask] = []
+        kept: list[CorpusFile] = []
+        for cf in files:
+            entry = self.old.files.get(cf.path)
+            if entry is None:
+                tasks.append(ReadTask(cf))
+            elif split_signature(entry.signature)[0] != cf.stat_key:
+                tasks.append(reread_task(cf, entry))
+            else:
+                self.new_files[cf.path] = entry
+                kept.append(cf)
+        # An unchanged file that lost an id to another source claims it again when that
+        # source is read anew or gone: read it whole, so that the ids settle as a rebuild.
+        in_flux = {
+            doc_id
+            for src in (*self.touched_old, *(t.file.path for t in tasks))
+            if src in self.old.files
+            for doc_id in self.old.files[src].docs
+        }
+        for cf in kept:
+            entry = self.new_files[cf.path]
+            if in_flux and not in_flux.isdisjoint(entry.shadowed):
+                del self.new_files[cf.path]
+                tasks.append(ReadTask(cf))
+                continue
+            for p in entry.problems:
+                if p.skipped:
+                    self.report_problem(p)
+        tasks.sort(key=lambda t: t.file.path)  # corpus order decides which claim wins
+        return tasks
+
+    def take(self, outcome: FileOutcome) -> None:
+        """Record what reading one file gave."""
+        if outcome.appended:
+            whole = self._take_appended(outcome)
+            if whole is None:
+                return
+            outcome = whole
+        cf = outcome.file
+        old_entry = self.old.files.get(cf.path)
+        for p in outcome.problems:
+            self.report_problem(p)
+        if outcome.content_hash is None:
+            if old_entry is not None:
+                self.new_files[cf.path] = old_entry  # unreadable now: keep what we had
+            return
+        if outcome.unchanged:
+            assert old_entry is not None
+            self.new_files[cf.path] = FileEntry(
+                cf.signature(outcome.content_hash), old_entry.docs, old_entry.problems
+            )
+            self.manifest_only = True
+            for p in old_entry.problems:
+                if p.skipped:
+                    self.report_problem(p)
+            return
+        if old_entry is not None:
+            self.touched_old[cf.path] = old_entry
+        entry = FileEntry(cf.signature(outcome.content_hash), problems=list(outcome.problems))
+        self._take_documents(outcome.documents, cf.path, entry)
+        self.new_files[cf.path] = entry
+        self.changed_files.append(cf.path)
+
+    def _take_appended(self, outcome: FileOutcome) -> FileOutcome | None:
+        """Record the new lines of a file that grew; or, when they cannot be taken on their
+        own, the outcome of reading the whole file again (for `take` to record)."""
+        cf = outcome.file
+        old_entry = self.old.files[cf.path]
+        if not outcome.claimed_ids.isdisjoint(old_entry.docs) or any(
+            doc_id in self.new_docs for doc_id in old_entry.docs
+        ):
+            # A new line reuses an old id, or a file earlier in the corpus now claims one:
+            # only a whole read settles it (and names lines) as a rebuild does.
+            digest = split_signature(old_entry.signature)[1]
+            return read_corpus_file(ReadTask(cf, digest))
+        entry = FileEntry(
+            cf.signature(outcome.content_hash),
+            dict(old_entry.docs),
+            [*old_entry.problems, *outcome.problems],
+        )
+        for p in entry.problems:  # as a whole read would report them
+            self.report_problem(p)
+        # Already indexed: claimed in corpus order like the new documents, so a later file
+        # reusing one of these ids loses it, as in a rebuild.
+        for doc_id, h in old_entry.docs.items():
+            self.new_docs[doc_id] = (h, None, cf.path)
+        self._take_documents(outcome.documents, cf.path, entry)
+        self.new_files[cf.path] = entry
+        self.changed_files.append(cf.path)
+        return None
+
+    def _take_documents(self, documents: Sequence[Document], source: str, entry: FileEntry):
+        """Record a file's documents as read this run; an id read before is skipped."""
+        for doc in documents:
+            if doc.id in self.new_docs:
+                other = self.new_docs[doc.id][2]
+                p = Problem(source, f"duplicate id {doc.id!r} (already in {other}), skipped")
+                entry.problems.append(p)
+                entry.shadowed.append(doc.id)
+                self.report_problem(p)
+                continue
+            h = document_hash(doc)
+            self.new_docs[doc.id] = (h, doc, source)
+            entry.docs[doc.id] = h
+
+    def plan(self, *, present: set[str]) -> Plan:
+        """The plan, once every read file was taken; `present`: the files the scan found."""
+        plan = Plan(
+            Manifest(self.new_files),
+            changed_files=self.changed_files,
+            manifest_only=self.manifest_only,
+        )
+        # Ids kept by untouched files win over new documents claiming the same id.
+        changed = set(plan.changed_files)
+        kept_owner = {
+            doc_id: src
+            for src, e in self.new_files.items()
+            if src not in changed
+            for doc_id in e.docs
+        }
+        old_docs = {doc_id: h for e in self.touched_old.values() for doc_id, h in e.docs.items()}
+        for doc_id, (h, doc, src) in self.new_docs.items():
+            if doc is None:
+                continue  # kept from the unchanged part of a file that grew: indexed as is
+            if doc_id in kept_owner:
+                entry = self.new_files[src]
+                del entry.docs[doc_id]
+                owner = kept_owner[doc_id] or "the documents added through the API"
+                reason = f"duplicate id {doc_id!r} (already in {owner}), skipped"
+                p = Problem(src, reason)
+                entry.problems.append(p)
+                entry.shadowed.append(doc_id)
+                self.report_problem(p)
+                continue
+            # The manifest keeps the hash of the document as read, so capping it again
+            # next run is no change.
+            doc, p = limit_index_fields(doc, self.known_fields, self.field_limit)
+            if p is not None:
+                self.new_files[src].problems.append(p)
+                self.report_problem(p)
+            old_hash = old_docs.get(doc_id)
+            if old_hash is None:
+                plan.added.append(doc_id)
+                plan.to_add.append(doc)
+            elif old_hash != h:
+                plan.updated.append(doc_id)
+                plan.to_delete.append(doc_id)
+                plan.to_add.append(doc)
+        for doc_id in old_docs:
+            if doc_id not in self.new_docs:
+                plan.deleted.append(doc_id)
+                plan.to_delete.append(doc_id)
+        for doc in self.api_documents:
+            plan.added.append(doc.id)
+            plan.to_add.append(doc)
+        plan.deleted_files = [src for src in self.touched_old if src not in present]
+        return plan
+
+    def adopt_api_documents(self, documents: Sequence[Document]) -> None:
+        """For a rebuild: the documents of the API journal, which win over a file's claim to
+        the same id (as `Indexer.add` made them replace it)."""
+        entry = FileEntry(signature="")
+        for doc in documents:
+            claimed = self.new_docs.pop(doc.id, None)
+            if claimed is not None:
+                file_entry = self.new_files[claimed[2]]
+                file_entry.docs.pop(doc.id, None)
+                file_entry.shadowed.append(doc.id)
+            entry.docs[doc.id] = document_hash(doc)
+            self.api_documents.append(doc)
+        if entry.docs:
+            self.new_files[API_SOURCE] = entry
