@@ -46,6 +46,8 @@ INTERRUPTED_DRY_RUN = "interrupted: nothing was written (dry run)"
 DEFAULT_MAX_SIZE = "100M"
 #: `--sort` values: searchkit.search.SORTS (a test checks they agree).
 SORT_CHOICES = cfg.SORTS
+#: A page size for "every hit" (the library sizes its work by the hits there are).
+EVERY = 2**31 - 1
 #: The library's date facets (searchkit.schema.DATE_FACETS), offered by completion.
 DATE_FACETS = ("year", "month", "day")
 
@@ -180,7 +182,11 @@ def _open_index(settings: cfg.Settings):
 def _index_flag(settings: cfg.Settings) -> str:
     # The hint's command must reach the same index: repeat an --index given as an option.
     index = settings.values["index"]
-    return f" --index {index.value}" if index.source == cfg.OPTION else ""
+    if index.source != cfg.OPTION:
+        return ""
+    import shlex
+
+    return f" --index {shlex.quote(index.value)}"
 
 
 def _missing_index_hint(settings: cfg.Settings) -> str:
@@ -203,9 +209,9 @@ def index_option(func):
         "--index",
         "index_path",
         default=None,
-        show_default="$SEARCHKIT_INDEX, the config's `index`, else ./index",
         type=click.Path(file_okay=False),
-        help="Index directory.",
+        help="Index directory "
+        "[default: $SEARCHKIT_INDEX, else `index` in the config, else ./index].",
     )(func)
 
 
@@ -251,15 +257,13 @@ class _Progress:
 
     def __init__(self, enabled: bool) -> None:
         self.line = output.ProgressLine(sys.stderr) if enabled else None
-
-    @property
-    def phase(self) -> str | None:
-        """The phase on screen, None before the first (or when not drawing)."""
-        return self.line.phase if self.line else None
+        #: A bar was drawn (so a Ctrl-C's `^C` was written over and the line ended).
+        self.drawn = False
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         if self.line is None:
             return
+        self.drawn = True
         try:
             self.line.update(phase, done, total)
         except BrokenPipeError:
@@ -302,13 +306,6 @@ def _print_version(ctx: click.Context, param, value: bool) -> None:
     cls=SearchkitGroup,
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
-    epilog=(
-        "Settings: ~/.config/searchkit/config.toml (see `searchkit config`). "
-        'Shell completion: add `eval "$(_SEARCHKIT_COMPLETE=bash_source searchkit)"` to '
-        "~/.bashrc (zsh: zsh_source in ~/.zshrc; fish: "
-        "`_SEARCHKIT_COMPLETE=fish_source searchkit | source` in "
-        "~/.config/fish/completions/searchkit.fish)."
-    ),
 )
 @click.option(
     "--version",
@@ -320,7 +317,16 @@ def _print_version(ctx: click.Context, param, value: bool) -> None:
 )
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """Full-text search for a folder of news articles."""
+    """Full-text search for a folder of news articles.
+
+    \b
+    Settings: `searchkit config` shows them and the file they come from.
+    Shell completion: add the line for your shell to ~/.bashrc, ~/.zshrc or
+    ~/.config/fish/config.fish:
+      eval "$(_SEARCHKIT_COMPLETE=bash_source searchkit)"
+      eval "$(_SEARCHKIT_COMPLETE=zsh_source searchkit)"
+      _SEARCHKIT_COMPLETE=fish_source searchkit | source
+    """
     if ctx.invoked_subcommand is None:
         # Bare `searchkit` asks what it can do: the help, and success (click would exit 2).
         click.echo(ctx.get_help())
@@ -393,7 +399,7 @@ def index_command(paths, index_path, rebuild, dry_run, lock_timeout, max_size, w
             progress.close()
     except KeyboardInterrupt as exc:
         code = _interrupted_exit_code(exc)
-        if code == EXIT_INTERRUPTED and progress.phase is None and sys.stderr.isatty():
+        if code == EXIT_INTERRUPTED and not progress.drawn and sys.stderr.isatty():
             click.echo(err=True)  # below the terminal's ^C, as no progress bar ended the line
         click.echo(INTERRUPTED_DRY_RUN if dry_run else INTERRUPTED_INDEX, err=True)
         raise click.exceptions.Exit(code) from None
@@ -581,8 +587,8 @@ def format_option(*choices: str):
         "fmt",
         type=click.Choice(choices),
         default=None,
-        show_default=f"{choices[0]}, or the config's `format`",
-        help=", ".join(descriptions[c] for c in choices) + ".",
+        help=", ".join(descriptions[c] for c in choices)
+        + f" [default: `format` in the config if it is one of these, else {choices[0]}].",
     )
 
 
@@ -674,16 +680,15 @@ def _echo_results(results, fmt: str, *, color: bool, no_pager: bool, explain=Fal
     "--sort",
     type=click.Choice(SORT_CHOICES),
     default=None,
-    show_default="relevance, or the config's `sort`",
-    help="Order of hits: best match first, oldest first (date) or newest first (-date).",
+    help="Order of hits: best match first, oldest first (date) or newest first (-date) "
+    "[default: `sort` in the config, else relevance].",
 )
 @click.option(
     "-n",
     "--limit",
     type=click.IntRange(min=1),
     default=None,
-    show_default="10, or the config's `limit`",
-    help="Hits per page.",
+    help="Hits per page [default: `limit` in the config, else 10].",
 )
 @click.option(
     "--page",
@@ -696,8 +701,7 @@ def _echo_results(results, fmt: str, *, color: bool, no_pager: bool, explain=Fal
     "--fragments",
     type=click.IntRange(min=0),
     default=None,
-    show_default="1, or the config's `fragments`",
-    help="Snippet fragments per hit (0: none).",
+    help="Snippet fragments per hit, 0 for none [default: `fragments` in the config, else 1].",
 )
 @click.option("--strict", is_flag=True, help="A query syntax error is an error (exit 2).")
 @click.option("--explain", is_flag=True, help="Show the parsed query and each hit's score parts.")
@@ -863,11 +867,7 @@ def _documents_read_from(index, path: str) -> tuple:
     if '"' in absolute or "\\" in absolute:
         return ()  # cannot be quoted in a query; such a path cannot be looked up this way
     try:
-        results = index.search(f'path:"{absolute}"', limit=1, fragments=0, strict=True)
-        if results.total > 1:
-            results = index.search(
-                f'path:"{absolute}"', limit=results.total, fragments=0, strict=True
-            )
+        results = index.search(f'path:"{absolute}"', limit=EVERY, fragments=0, strict=True)
     except SearchkitError:
         return ()
     found = [h for h in results.hits if h.path == absolute]
@@ -886,9 +886,9 @@ def _nearest_id_hint(index, doc_id: str) -> str | None:
     import difflib
 
     try:
-        everything = index.search("id:*", limit=1, fragments=0, strict=True)
-        if everything.total > 1:
-            everything = index.search("id:*", limit=everything.total, fragments=0, strict=True)
+        # Every id, through a wildcard search until the library lists ids (seconds on 20,000
+        # documents, on an error path only).
+        everything = index.search("id:*", limit=EVERY, fragments=0, strict=True)
     except SearchkitError:
         return None
     ids = [h.id for h in everything.hits]
@@ -926,15 +926,13 @@ def _echo_listing(path: str, hits, fmt: str, *, color: bool, no_pager: bool) -> 
     "--limit",
     type=click.IntRange(min=1),
     default=None,
-    show_default="10, or the config's `limit`",
-    help="Documents to list.",
+    help="Documents to list [default: `limit` in the config, else 10].",
 )
 @click.option(
     "--fragments",
     type=click.IntRange(min=0),
     default=None,
-    show_default="1, or the config's `fragments`",
-    help="Snippet fragments per hit (0: none).",
+    help="Snippet fragments per hit, 0 for none [default: `fragments` in the config, else 1].",
 )
 @format_option("text", "json", "jsonl")
 @display_options

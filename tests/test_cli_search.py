@@ -214,6 +214,9 @@ def test_a_missing_index_has_a_hint_that_works_from_here(tmp_path, monkeypatch, 
         "FOLDER...` with the folders of articles to index, or set `index` and `corpus` in "
         f"{own_settings})"
     ]
+    spaced = tmp_path / "my index"
+    result = run("search", "italy", "--index", str(spaced))
+    assert f"(hint: run `searchkit index --index '{spaced}' FOLDER...`" in result.stderr
     # A ./corpus here: the plain command would index it.
     (tmp_path / "corpus").mkdir()
     result = run("search", "italy")
@@ -506,3 +509,13 @@ def test_completion_without_an_index_offers_date_facets_quietly(tmp_path):
     words = f"searchkit search --index {tmp_path / 'none'} x --facet "
     assert complete(words) == ["year", "month", "day"]
     assert complete(f"searchkit search --index {tmp_path} x --where ") == []
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_help_documents_completion_for_each_shell_and_the_line_works(shell):
+    [line] = [line for line in run("--help").stdout.splitlines() if f"={shell}_source" in line]
+    assert "_SEARCHKIT_COMPLETE" in line and "searchkit" in line
+    script = CliRunner().invoke(
+        cli, [], prog_name="searchkit", env={"_SEARCHKIT_COMPLETE": f"{shell}_source"}
+    )
+    assert script.exit_code == 0 and "_SEARCHKIT_COMPLETE" in script.stdout
