@@ -111,16 +111,18 @@ def _pager(value: object) -> str:
     raise ValueError(f"must be a command or false, not {value!r}")
 
 
-#: name -> (check and convert the file's value, built-in default, what it is for).
-KEYS: Mapping[str, tuple[Callable[[object], object], object, str]] = {
-    "index": (_text, DEFAULT_INDEX, "index directory"),
-    "corpus": (_paths, (), "folders and files `searchkit index` reads by default"),
-    "format": (_choice(*FORMATS), "text", "output format of search, show, similar"),
-    "color": (_choice(*COLORS), "auto", "colour: auto (on a terminal), always, never"),
-    "pager": (_pager, DEFAULT_PAGER, "pager for long text on a terminal; empty: none"),
-    "limit": (_count(1), 10, "hits per page"),
-    "sort": (_choice(*SORTS), "relevance", "order of hits"),
-    "fragments": (_count(0), 1, "snippet fragments per hit"),
+#: name -> (check and convert the file's value, built-in default).
+KEYS: Mapping[str, tuple[Callable[[object], object], object]] = {
+    "index": (_text, DEFAULT_INDEX),
+    # Empty: the library's choice, the index's recorded roots, else ./corpus.
+    "corpus": (_paths, ()),
+    "format": (_choice(*FORMATS), "text"),
+    "color": (_choice(*COLORS), "auto"),
+    # Empty (or `false` in the file): no pager.
+    "pager": (_pager, DEFAULT_PAGER),
+    "limit": (_count(1), 10),
+    "sort": (_choice(*SORTS), "relevance"),
+    "fragments": (_count(0), 1),
 }
 _PATH_KEYS = ("index", "corpus")
 
@@ -246,7 +248,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     from_file = read_config_file(path) if loaded else {}
     shown = _display_home(path)
     values: dict[str, Setting] = {}
-    for name, (_, default, _) in KEYS.items():
+    for name, (_, default) in KEYS.items():
         values[name] = Setting(name, default)
         if name in from_file:
             value, line = from_file[name]

@@ -23,13 +23,14 @@ _PLAIN_ESCAPES = str.maketrans({"\\": "\\\\", "*": "\\*"})
 
 
 def use_color(choice: str, stream: IO) -> bool:
-    """`always`, `never`, or `auto`: colour when the stream is a terminal."""
+    """`always`, `never`, or `auto`: colour when the stream is a terminal that has colour
+    (not `TERM=dumb`, as ripgrep and git read it)."""
     if choice == "always":
         return True
     if choice == "never":
         return False
     isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+    return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
 
 
 def bold(text: str, color: bool) -> str:
@@ -161,9 +162,13 @@ def page(text: str, argv: list[str], *, encoding: str = "utf-8") -> bool:
     try:
         try:
             process.stdin.write(text.encode(encoding, "replace"))
-            process.stdin.close()
         except BrokenPipeError:
             pass  # the reader quit the pager before reading everything: that is fine
+        finally:
+            try:
+                process.stdin.close()
+            except BrokenPipeError:
+                pass  # the same, found while flushing
         process.wait()
     finally:
         signal.signal(signal.SIGINT, previous)

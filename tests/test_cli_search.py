@@ -290,10 +290,13 @@ class _Terminal:
         return True
 
 
-def test_colour_auto_only_on_a_terminal():
+def test_colour_auto_only_on_a_terminal_that_has_colour(monkeypatch):
+    monkeypatch.setenv("TERM", "xterm-256color")
     assert use_color("auto", _Terminal())
     assert not use_color("auto", io.StringIO())
     assert use_color("always", io.StringIO()) and not use_color("never", _Terminal())
+    monkeypatch.setenv("TERM", "dumb")
+    assert not use_color("auto", _Terminal()) and use_color("always", _Terminal())
 
 
 def test_color_option_environment_and_config(index, monkeypatch, own_settings):
