@@ -8,6 +8,7 @@ import fcntl
 import os
 import pty
 import re
+import signal
 import struct
 import subprocess
 import sys
@@ -59,9 +60,16 @@ def news(index_location: Path) -> Index:
         yield ix
 
 
-def run_in_terminal(args: list[str], env: dict[str, str], timeout: float = 120) -> tuple[int, str]:
+def run_in_terminal(
+    args: list[str],
+    env: dict[str, str],
+    timeout: float = 120,
+    *,
+    interrupt_after: str | None = None,
+) -> tuple[int, str]:
     """Run `searchkit ARGS` with stdin, stdout and stderr on a new pseudo-terminal of
-    COLUMNS columns; (exit status, everything the terminal received)."""
+    COLUMNS columns; (exit status, everything the terminal received). With
+    `interrupt_after`, SIGINT (Ctrl-C) is sent once the terminal has received that text."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, COLUMNS, 0, 0))
     process = subprocess.Popen(
@@ -84,6 +92,9 @@ def run_in_terminal(args: list[str], env: dict[str, str], timeout: float = 120) 
             if not chunk:
                 break
             received += chunk
+            if interrupt_after and interrupt_after.encode() in received:
+                process.send_signal(signal.SIGINT)
+                interrupt_after = None
         code = process.wait(timeout=max(1.0, deadline - time.monotonic()))
     finally:
         os.close(master)
@@ -217,6 +228,25 @@ def test_warnings_print_above_the_progress_bar(tmp_path, env):
     first_warning = raw.index("skipped: ")
     assert "reading  [" in raw[:first_warning]
     assert raw[:first_warning].endswith("\x1b[K")
+
+
+def test_ctrl_c_during_a_bar_ends_its_line_then_says_what_was_kept(tmp_path, env):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(1500):
+        (corpus / f"a{i:04}.txt").write_text(f"Article {i}\n\nstorm number {i}\n", "utf-8")
+    code, raw = run_in_terminal(
+        ["index", str(corpus), "--workers", "1"], env, interrupt_after="reading  ["
+    )
+    if code == 0:
+        pytest.skip("the run ended before the interrupt arrived (a very fast machine)")
+    assert code == 130
+    lines = screen(raw)
+    while lines and not lines[-1]:
+        lines.pop()
+    assert lines[-1].startswith("interrupted: nothing from this run was committed")
+    # Right above: the bar's last state, its line ended once (no blank line between).
+    assert re.match(r"(\^C)?reading  \[#*-*\] \d[\d,]*/1,500 ", lines[-2]), lines[-2:]
 
 
 class _Screen:
