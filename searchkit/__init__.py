@@ -80,7 +80,21 @@ __all__ = [
 ]
 
 
+def _package_version() -> str:
+    """The installed distribution's version; `0+unknown` when run from an uninstalled tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("searchkit")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
 def __getattr__(name: str):
+    if name == "__version__":
+        # Looked up on first use: importlib.metadata costs every command ~20 ms at start-up.
+        globals()[name] = value = _package_version()
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'searchkit' has no attribute {name!r}")

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import write_lock_held_elsewhere
 
-from searchkit.cli import EXIT_ERROR, EXIT_LOCKED, cli
+from searchkit.cli import EXIT_ERROR, EXIT_LOCKED, cli, parse_size
 
 ARTICLES = {
     "world/rome.txt": " date 2020-03-14 Rome sings from balconies. Neighbours sang together.\n",
@@ -26,6 +26,13 @@ def corpus(tmp_path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return root
+
+
+@pytest.fixture(autouse=True)
+def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No configuration file of the person running the tests."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("SEARCHKIT_CONFIG", raising=False)
 
 
 @pytest.fixture
@@ -135,3 +142,38 @@ def test_stats_without_index_is_an_error(runner, tmp_path):
     result = run(runner, "stats", "--index", str(tmp_path / "none"))
     assert result.exit_code == EXIT_ERROR
     assert result.stderr.startswith(f"Error: no index at {tmp_path / 'none'}")
+
+
+def test_stats_and_index_json_carry_the_version(runner, corpus, tmp_path):
+    import importlib.metadata
+
+    version = importlib.metadata.version("searchkit")
+    index = str(tmp_path / "idx")
+    report = json.loads(
+        run(runner, "index", str(corpus), "--index", index, "--format", "json").stdout
+    )
+    assert report["version"] == version and report["added"] == 3
+    assert (
+        json.loads(run(runner, "stats", "--index", index, "--format", "json").stdout)["version"]
+        == version
+    )
+
+
+def test_help_defaults_written_out_in_the_cli_are_the_librarys():
+    from searchkit import cli as cli_module
+    from searchkit.corpus import DEFAULT_MAX_FILE_SIZE
+    from searchkit.schema import DATE_FACETS
+
+    assert parse_size(cli_module.DEFAULT_MAX_SIZE) == DEFAULT_MAX_FILE_SIZE
+    assert cli_module.DATE_FACETS == DATE_FACETS
+
+
+def test_index_with_a_configured_corpus_needs_no_paths(runner, corpus, tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text(f'corpus = ["{corpus / "world"}"]\n', encoding="utf-8")
+    monkeypatch.setenv("SEARCHKIT_CONFIG", str(config))
+    index = str(tmp_path / "idx")
+    result = run(runner, "index", "--index", index, "--format", "json")
+    assert json.loads(result.stdout)["added"] == 2  # world/ only
+    stats = json.loads(run(runner, "stats", "--index", index, "--format", "json").stdout)
+    assert stats["roots"] == [str(corpus / "world")]
