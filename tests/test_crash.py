@@ -408,6 +408,9 @@ class Harness:
         )
 
 
+# A whole real corpus (or a dozen killed builds): minutes on a quiet machine, more
+# when it is shared; a hang still fails with a stack, later.
+@pytest.mark.timeout(1200)
 def test_sigkill_at_random_moments_never_loses_an_article(pristine, tmp_path):
     rng = random.Random(SEED)
     print(f"crash harness: seed {SEED}, {KILL_POINTS} kill points")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import REUTERS, SHARED, needs_shared
 
 from searchkit import Index
@@ -38,6 +39,9 @@ def test_bbc_folder_indexes_every_article(tmp_path):
     assert {f.name: f.distinct for f in stats.fields}["folder"] == len(categories)
 
 
+# A whole real corpus (or a dozen killed builds): minutes on a quiet machine, more
+# when it is shared; a hang still fails with a stack, later.
+@pytest.mark.timeout(1200)
 @needs_shared
 def test_20news_folder_indexes_every_post(tmp_path):
     root = CORPORA / "20news"
@@ -62,6 +66,9 @@ def test_20news_folder_indexes_every_post(tmp_path):
     assert len(ids) == len(set(ids)) == 19997
 
 
+# A whole real corpus (or a dozen killed builds): minutes on a quiet machine, more
+# when it is shared; a hang still fails with a stack, later.
+@pytest.mark.timeout(1200)
 @needs_shared
 def test_reuters_jsonl_indexes_every_article_with_its_facets(reuters_index):
     records = [json.loads(line) for line in REUTERS.read_text(encoding="utf-8").splitlines()]
