@@ -1,0 +1,372 @@
+"""Ranking quality: searchkit against four other engines on the judged collections, side by side.
+
+    .venv/bin/python bench/quality_bench.py [--workdir DIR] [--ir DIR] [--rebuild]
+                                           [--collections adi cran cisi med] [--engines ...]
+
+Every engine indexes each collection of ../shared/ir (docs.jsonl: id, title, body) and answers
+every judged query as typed, top 100:
+
+- plain Whoosh: 2.7 defaults over a stock schema (`TEXT(analyzer=StemmingAnalyzer())` for
+  title and body), `MultifieldParser(["title", "body"], schema, group=OrGroup)`, BM25F;
+- tantivy: title and body with its `en_stem` tokenizer, `parse_query_lenient` (words OR'ed),
+  its default BM25;
+- bm25s: `bm25s.tokenize(title + body, stopwords="en", stemmer=Stemmer.Stemmer("english"))`,
+  `bm25s.BM25()` defaults (Lucene's BM25, k1 1.5, b 0.75);
+- SQLite FTS5: `fts5(title, body, tokenize='porter unicode61')`, words OR'ed, `bm25()`;
+- searchkit: `Index.search(text, limit=100)` in its default mode, on the code that is imported
+  (run with PYTHONPATH set to a worktree to measure that worktree).
+
+Measures (binary relevance is a grade above 0; nDCG uses the grade as gain): nDCG@10, MAP@100,
+P@10, R@100, averaged over the judged queries. adi is tiny (82 documents): a smoke test, left out
+of the target, which is searchkit >= the best other engine on cran, cisi and med for nDCG@10 and
+MAP@100. Indexes are built once into --workdir and reused; build times are shown only for
+indexes built in this run.
+
+The peers come from the bench extra (`pip install -e '.[bench]'`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+IR = ROOT.parent / "shared" / "ir"
+COLLECTIONS = ("adi", "cran", "cisi", "med")
+TARGET_COLLECTIONS = ("cran", "cisi", "med")
+sys.path.insert(0, str(ROOT))
+
+#: A ranking function: query text -> document ids, best first (at most 100).
+Search = Callable[[str], list[str]]
+
+
+# -- collections and measures ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A judged collection: documents, the queries that have judgements, graded judgements."""
+
+    name: str
+    docs: list[dict]
+    queries: list[tuple[str, str]]
+    qrels: dict[str, dict[str, int]]
+
+
+def load_collection(name: str, root: Path = IR) -> Collection:
+    """Read docs.jsonl, queries.tsv (id TAB text) and qrels.txt (TREC: qid 0 docid grade)."""
+    folder = root / name
+    with open(folder / "docs.jsonl", encoding="utf-8") as f:
+        docs = [json.loads(line) for line in f]
+    qrels: dict[str, dict[str, int]] = {}
+    with open(folder / "qrels.txt", encoding="utf-8") as f:
+        for line in f:
+            qid, _, docid, grade = line.split()
+            qrels.setdefault(qid, {})[docid] = int(grade)
+    queries = []
+    with open(folder / "queries.tsv", encoding="utf-8") as f:
+        for line in f:
+            qid, _, text = line.rstrip("\n").partition("\t")
+            # Queries without a single relevant document cannot be scored (nDCG 0/0).
+            if any(g > 0 for g in qrels.get(qid, {}).values()):
+                queries.append((qid, text))
+    return Collection(name, docs, queries, qrels)
+
+
+def ndcg_at(ranked: list[str], grades: dict[str, int], k: int = 10) -> float:
+    """nDCG with linear gains (the grade) and a log2 discount, as in search_bench.py."""
+    dcg = sum(grades.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted((g for g in grades.values() if g > 0), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def average_precision_at(ranked: list[str], grades: dict[str, int], k: int = 100) -> float:
+    """Average precision over the first k, divided by every relevant document (trec_eval's)."""
+    relevant = sum(1 for g in grades.values() if g > 0)
+    found, total = 0, 0.0
+    for i, d in enumerate(ranked[:k]):
+        if grades.get(d, 0) > 0:
+            found += 1
+            total += found / (i + 1)
+    return total / relevant if relevant else 0.0
+
+
+def precision_at(ranked: list[str], grades: dict[str, int], k: int = 10) -> float:
+    return sum(1 for d in ranked[:k] if grades.get(d, 0) > 0) / k
+
+
+def recall_at(ranked: list[str], grades: dict[str, int], k: int = 100) -> float:
+    relevant = sum(1 for g in grades.values() if g > 0)
+    return sum(1 for d in ranked[:k] if grades.get(d, 0) > 0) / relevant if relevant else 0.0
+
+
+MEASURES = {
+    "nDCG@10": ndcg_at,
+    "MAP@100": average_precision_at,
+    "P@10": precision_at,
+    "R@100": recall_at,
+}
+
+
+def evaluate(collection: Collection, rankings: list[list[str]]) -> dict[str, float]:
+    """Each measure averaged over the judged queries (one ranking per query, in order)."""
+    pairs = list(zip(collection.queries, rankings, strict=True))
+    return {
+        name: statistics.mean(measure(r, collection.qrels[qid]) for (qid, _), r in pairs)
+        for name, measure in MEASURES.items()
+    }
+
+
+# -- engines ---------------------------------------------------------------------------------
+# Each engine builds (or reopens) its index of one collection under `path` and returns a
+# search function. A `.complete` marker says a cached index was written to the end.
+
+
+def _cached(path: Path) -> bool:
+    if (path / ".complete").exists():
+        return True
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return False
+
+
+def searchkit_engine(docs: list[dict], path: Path) -> Search:
+    from searchkit import Document, Index
+
+    if not _cached(path):
+        with Index(path) as ix:
+            ix.add(Document(id=d["id"], title=d["title"], body=d["body"]) for d in docs)
+        (path / ".complete").write_text("")
+    ix = Index(path)
+    return lambda text: [h.id for h in ix.search(text, limit=100, fragments=0).hits]
+
+
+def whoosh_engine(docs: list[dict], path: Path) -> Search:
+    from whoosh import fields, index, qparser
+    from whoosh.analysis import StemmingAnalyzer
+
+    if not _cached(path):
+        schema = fields.Schema(
+            id=fields.ID(stored=True),
+            title=fields.TEXT(analyzer=StemmingAnalyzer()),
+            body=fields.TEXT(analyzer=StemmingAnalyzer()),
+        )
+        wix = index.create_in(str(path), schema)
+        with wix.writer() as writer:
+            for d in docs:
+                writer.add_document(id=d["id"], title=d["title"], body=d["body"])
+        (path / ".complete").write_text("")
+    wix = index.open_dir(str(path))
+    searcher = wix.searcher()
+    parser = qparser.MultifieldParser(["title", "body"], wix.schema, group=qparser.OrGroup)
+    return lambda text: [h["id"] for h in searcher.search(parser.parse(text), limit=100)]
+
+
+def tantivy_engine(docs: list[dict], path: Path) -> Search:
+    import tantivy
+
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("title", tokenizer_name="en_stem")
+    builder.add_text_field("body", tokenizer_name="en_stem")
+    schema = builder.build()
+    if not _cached(path):
+        tix = tantivy.Index(schema, path=str(path))
+        writer = tix.writer()
+        for d in docs:
+            writer.add_document(tantivy.Document(id=d["id"], title=d["title"], body=d["body"]))
+        writer.commit()
+        writer.wait_merging_threads()
+        (path / ".complete").write_text("")
+    tix = tantivy.Index(schema, path=str(path))
+    tix.reload()
+    searcher = tix.searcher()
+
+    def search(text: str) -> list[str]:
+        # Lenient: a question mark or a colon in a question is not a syntax error.
+        query, _ = tix.parse_query_lenient(text, ["title", "body"])
+        hits = searcher.search(query, limit=100).hits
+        return [searcher.doc(address)["id"][0] for _, address in hits]
+
+    return search
+
+
+def bm25s_engine(docs: list[dict], path: Path) -> Search:
+    import bm25s
+    import Stemmer
+
+    stemmer = Stemmer.Stemmer("english")
+    ids = [d["id"] for d in docs]
+    if not _cached(path):
+        corpus = [f"{d['title']} {d['body']}" for d in docs]
+        retriever = bm25s.BM25()
+        retriever.index(
+            bm25s.tokenize(corpus, stopwords="en", stemmer=stemmer, show_progress=False),
+            show_progress=False,
+        )
+        retriever.save(str(path))
+        (path / ".complete").write_text("")
+    retriever = bm25s.BM25.load(str(path), load_corpus=False)
+
+    def search(text: str) -> list[str]:
+        tokens = bm25s.tokenize([text], stopwords="en", stemmer=stemmer, show_progress=False)
+        if not tokens.vocab:  # only stop words
+            return []
+        k = min(100, len(ids))
+        found, scores = retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        # bm25s fills the k places even with documents that share no word (score 0).
+        return [ids[i] for i, s in zip(found[0], scores[0], strict=True) if s > 0]
+
+    return search
+
+
+def fts5_engine(docs: list[dict], path: Path) -> Search:
+    db = path / "fts.sqlite"
+    if not _cached(path):
+        with sqlite3.connect(db) as conn:
+            conn.execute(
+                "CREATE VIRTUAL TABLE docs USING fts5(id UNINDEXED, title, body,"
+                " tokenize='porter unicode61')"
+            )
+            conn.executemany(
+                "INSERT INTO docs VALUES (?, ?, ?)",
+                ((d["id"], d["title"], d["body"]) for d in docs),
+            )
+        (path / ".complete").write_text("")
+    conn = sqlite3.connect(db)
+
+    def search(text: str) -> list[str]:
+        # Each word quoted (FTS5 would read AND, NOT, `-`, `:` as syntax), then OR'ed.
+        words = re.findall(r"\w+", text)
+        if not words:
+            return []
+        match = " OR ".join(f'"{w}"' for w in words)
+        rows = conn.execute(
+            "SELECT id FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) LIMIT 100", (match,)
+        )
+        return [row[0] for row in rows]
+
+    return search
+
+
+ENGINES: dict[str, Callable[[list[dict], Path], Search]] = {
+    "plain Whoosh (OR)": whoosh_engine,
+    "tantivy (en_stem)": tantivy_engine,
+    "bm25s (stemmer, stop words)": bm25s_engine,
+    "SQLite FTS5 (porter)": fts5_engine,
+    "searchkit": searchkit_engine,
+}
+ENGINE_KEYS = {"whoosh": "plain Whoosh (OR)", "tantivy": "tantivy (en_stem)"}
+ENGINE_KEYS |= {"bm25s": "bm25s (stemmer, stop words)", "fts5": "SQLite FTS5 (porter)"}
+ENGINE_KEYS |= {"searchkit": "searchkit"}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One engine on one collection: the measures, build seconds (None: cached), ms a query."""
+
+    measures: dict[str, float]
+    build_s: float | None
+    query_ms: float
+
+
+def run_engine(engine, collection: Collection, path: Path) -> Run:
+    cached = (path / ".complete").exists()
+    started = time.perf_counter()
+    search = engine(collection.docs, path)
+    build_s = None if cached else time.perf_counter() - started
+    started = time.perf_counter()
+    rankings = [search(text) for _, text in collection.queries]
+    query_ms = (time.perf_counter() - started) * 1000 / len(collection.queries)
+    return Run(evaluate(collection, rankings), build_s, query_ms)
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def print_collection(name: str, count: int, runs: dict[str, Run]) -> None:
+    print(f"\n### {name} ({count} judged queries)\n")
+    print("| engine | " + " | ".join(MEASURES) + " | build s | ms / query |")
+    print("|---" * (len(MEASURES) + 3) + "|")
+    for label, run in runs.items():
+        cells = " | ".join(f"{run.measures[m]:.3f}" for m in MEASURES)
+        build = "cached" if run.build_s is None else f"{run.build_s:.1f}"
+        print(f"| {label} | {cells} | {build} | {run.query_ms:.1f} |")
+
+
+def print_summary(table: dict[str, dict[str, Run]]) -> None:
+    names = [c for c in table if c in TARGET_COLLECTIONS]
+    if not names:
+        return
+    labels = list(next(iter(table.values())))
+    print("\n### nDCG@10 / MAP@100 (best other engine in bold)\n")
+    print("| engine | " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    best = {
+        (c, m): max(r.measures[m] for label, r in table[c].items() if label != "searchkit")
+        for c in names
+        for m in ("nDCG@10", "MAP@100")
+    }
+    for label in labels:
+        cells = []
+        for c in names:
+            parts = []
+            for m in ("nDCG@10", "MAP@100"):
+                value = table[c][label].measures[m]
+                bold = label != "searchkit" and value == best[(c, m)]
+                parts.append(f"**{value:.3f}**" if bold else f"{value:.3f}")
+            cells.append(" / ".join(parts))
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    if all("searchkit" in table[c] for c in names):
+        missed = [
+            f"{c} {m} {table[c]['searchkit'].measures[m]:.3f} < {best[(c, m)]:.3f}"
+            for c in names
+            for m in ("nDCG@10", "MAP@100")
+            if table[c]["searchkit"].measures[m] < best[(c, m)]
+        ]
+        verdict = "met" if not missed else "MISSED (" + "; ".join(missed) + ")"
+        print(f"\ntarget searchkit >= best other engine, nDCG@10 and MAP@100: {verdict}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "searchkit-quality"
+    )
+    ap.add_argument("--collections", nargs="+", default=list(COLLECTIONS), choices=COLLECTIONS)
+    ap.add_argument("--engines", nargs="+", default=list(ENGINE_KEYS), choices=list(ENGINE_KEYS))
+    ap.add_argument("--ir", type=Path, default=IR, help=f"judged collections (default {IR})")
+    ap.add_argument("--rebuild", action="store_true", help="ignore cached indexes")
+    args = ap.parse_args()
+    if not args.ir.is_dir():
+        sys.exit(f"{args.ir} not found: the benchmark needs the shared judged collections")
+    if args.rebuild:
+        shutil.rmtree(args.workdir, ignore_errors=True)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    print(f"python {sys.version.split()[0]}, workdir {args.workdir}")
+    table: dict[str, dict[str, Run]] = {}
+    for name in args.collections:
+        collection = load_collection(name, args.ir)
+        runs = {}
+        for key in args.engines:
+            label = ENGINE_KEYS[key]
+            runs[label] = run_engine(ENGINES[label], collection, args.workdir / f"{name}-{key}")
+        table[name] = runs
+        print_collection(name, len(collection.queries), runs)
+    print_summary(table)
+
+
+if __name__ == "__main__":
+    main()
