@@ -14,7 +14,9 @@ every judged query as typed, top 100:
   `bm25s.BM25()` defaults (Lucene's BM25, k1 1.5, b 0.75);
 - SQLite FTS5: `fts5(title, body, tokenize='porter unicode61')`, words OR'ed, `bm25()`;
 - searchkit: `Index.search(text, limit=100)` in its default mode, on the code that is imported
-  (run with PYTHONPATH set to a worktree to measure that worktree).
+  (run with PYTHONPATH set to a worktree to measure that worktree);
+- the proposed ranking: bench/ranking_lab.py's PROPOSED recipe, computed by the lab's
+  standalone scorer (what searchkit should measure once it ranks that way).
 
 Measures (binary relevance is a grade above 0; nDCG uses the grade as gain): nDCG@10, MAP@100,
 P@10, R@100, averaged over the judged queries. adi is tiny (82 documents): a smoke test, left out
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import shutil
 import sqlite3
@@ -42,7 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-IR = ROOT.parent / "shared" / "ir"
+#: The judged collections; $SEARCHKIT_IR points elsewhere (a worktree has no ../shared).
+IR = Path(os.environ.get("SEARCHKIT_IR") or ROOT.parent / "shared" / "ir")
 COLLECTIONS = ("adi", "cran", "cisi", "med")
 TARGET_COLLECTIONS = ("cran", "cisi", "med")
 sys.path.insert(0, str(ROOT))
@@ -261,16 +265,31 @@ def fts5_engine(docs: list[dict], path: Path) -> Search:
     return search
 
 
-ENGINES: dict[str, Callable[[list[dict], Path], Search]] = {
-    "plain Whoosh (OR)": whoosh_engine,
-    "tantivy (en_stem)": tantivy_engine,
-    "bm25s (stemmer, stop words)": bm25s_engine,
-    "SQLite FTS5 (porter)": fts5_engine,
-    "searchkit": searchkit_engine,
+def proposal_engine(docs: list[dict], path: Path) -> Search:
+    """The ranking proposed for issue 11, as bench/ranking_lab.py computes it (no index)."""
+    import ranking_lab
+
+    tokenised = ranking_lab.tokenise(docs, ranking_lab.PROPOSED)
+    return lambda text: ranking_lab.rank(ranking_lab.PROPOSED, tokenised, text)
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A row of the table: its label, how to build it, and whether it is a peer (not ours)."""
+
+    label: str
+    build: Callable[[list[dict], Path], Search]
+    peer: bool = True
+
+
+ENGINES = {
+    "whoosh": Engine("plain Whoosh (OR)", whoosh_engine),
+    "tantivy": Engine("tantivy (en_stem)", tantivy_engine),
+    "bm25s": Engine("bm25s (stemmer, stop words)", bm25s_engine),
+    "fts5": Engine("SQLite FTS5 (porter)", fts5_engine),
+    "searchkit": Engine("searchkit", searchkit_engine, peer=False),
+    "proposal": Engine("proposed ranking (ranking_lab.py)", proposal_engine, peer=False),
 }
-ENGINE_KEYS = {"whoosh": "plain Whoosh (OR)", "tantivy": "tantivy (en_stem)"}
-ENGINE_KEYS |= {"bm25s": "bm25s (stemmer, stop words)", "fts5": "SQLite FTS5 (porter)"}
-ENGINE_KEYS |= {"searchkit": "searchkit"}
 
 
 @dataclass(frozen=True)
@@ -282,10 +301,10 @@ class Run:
     query_ms: float
 
 
-def run_engine(engine, collection: Collection, path: Path) -> Run:
+def run_engine(engine: Engine, collection: Collection, path: Path) -> Run:
     cached = (path / ".complete").exists()
     started = time.perf_counter()
-    search = engine(collection.docs, path)
+    search = engine.build(collection.docs, path)
     build_s = None if cached else time.perf_counter() - started
     started = time.perf_counter()
     rankings = [search(text) for _, text in collection.queries]
@@ -306,38 +325,37 @@ def print_collection(name: str, count: int, runs: dict[str, Run]) -> None:
         print(f"| {label} | {cells} | {build} | {run.query_ms:.1f} |")
 
 
-def print_summary(table: dict[str, dict[str, Run]]) -> None:
+def print_summary(table: dict[str, dict[str, Run]], engines: list[Engine]) -> None:
     names = [c for c in table if c in TARGET_COLLECTIONS]
-    if not names:
+    peers = [e.label for e in engines if e.peer]
+    if not names or not peers:
         return
-    labels = list(next(iter(table.values())))
     print("\n### nDCG@10 / MAP@100 (best other engine in bold)\n")
     print("| engine | " + " | ".join(names) + " |")
     print("|---" * (len(names) + 1) + "|")
-    best = {
-        (c, m): max(r.measures[m] for label, r in table[c].items() if label != "searchkit")
-        for c in names
-        for m in ("nDCG@10", "MAP@100")
-    }
-    for label in labels:
+    pairs = [(c, m) for c in names for m in ("nDCG@10", "MAP@100")]
+    best = {(c, m): max(table[c][p].measures[m] for p in peers) for c, m in pairs}
+    for engine in engines:
         cells = []
         for c in names:
             parts = []
             for m in ("nDCG@10", "MAP@100"):
-                value = table[c][label].measures[m]
-                bold = label != "searchkit" and value == best[(c, m)]
+                value = table[c][engine.label].measures[m]
+                bold = engine.peer and value == best[(c, m)]
                 parts.append(f"**{value:.3f}**" if bold else f"{value:.3f}")
             cells.append(" / ".join(parts))
-        print(f"| {label} | " + " | ".join(cells) + " |")
-    if all("searchkit" in table[c] for c in names):
+        print(f"| {engine.label} | " + " | ".join(cells) + " |")
+    print()
+    for engine in engines:
+        if engine.peer:
+            continue
         missed = [
-            f"{c} {m} {table[c]['searchkit'].measures[m]:.3f} < {best[(c, m)]:.3f}"
-            for c in names
-            for m in ("nDCG@10", "MAP@100")
-            if table[c]["searchkit"].measures[m] < best[(c, m)]
+            f"{c} {m} {table[c][engine.label].measures[m]:.3f} < {best[(c, m)]:.3f}"
+            for c, m in pairs
+            if table[c][engine.label].measures[m] < best[(c, m)]
         ]
         verdict = "met" if not missed else "MISSED (" + "; ".join(missed) + ")"
-        print(f"\ntarget searchkit >= best other engine, nDCG@10 and MAP@100: {verdict}")
+        print(f"target {engine.label} >= best other engine, nDCG@10 and MAP@100: {verdict}")
 
 
 def main() -> None:
@@ -346,7 +364,7 @@ def main() -> None:
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "searchkit-quality"
     )
     ap.add_argument("--collections", nargs="+", default=list(COLLECTIONS), choices=COLLECTIONS)
-    ap.add_argument("--engines", nargs="+", default=list(ENGINE_KEYS), choices=list(ENGINE_KEYS))
+    ap.add_argument("--engines", nargs="+", default=list(ENGINES), choices=list(ENGINES))
     ap.add_argument("--ir", type=Path, default=IR, help=f"judged collections (default {IR})")
     ap.add_argument("--rebuild", action="store_true", help="ignore cached indexes")
     args = ap.parse_args()
@@ -361,11 +379,11 @@ def main() -> None:
         collection = load_collection(name, args.ir)
         runs = {}
         for key in args.engines:
-            label = ENGINE_KEYS[key]
-            runs[label] = run_engine(ENGINES[label], collection, args.workdir / f"{name}-{key}")
+            engine = ENGINES[key]
+            runs[engine.label] = run_engine(engine, collection, args.workdir / f"{name}-{key}")
         table[name] = runs
         print_collection(name, len(collection.queries), runs)
-    print_summary(table)
+    print_summary(table, [ENGINES[key] for key in args.engines])
 
 
 if __name__ == "__main__":
