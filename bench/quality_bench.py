@@ -30,6 +30,7 @@ The peers come from the bench extra (`pip install -e '.[bench]'`).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -280,15 +281,24 @@ class Engine:
     label: str
     build: Callable[[list[dict], Path], Search]
     peer: bool = True
+    needs: tuple[str, ...] = ()  # modules from the bench extra
+
+    def missing(self) -> list[str]:
+        return [m for m in self.needs if importlib.util.find_spec(m) is None]
 
 
 ENGINES = {
     "whoosh": Engine("plain Whoosh (OR)", whoosh_engine),
-    "tantivy": Engine("tantivy (en_stem)", tantivy_engine),
-    "bm25s": Engine("bm25s (stemmer, stop words)", bm25s_engine),
+    "tantivy": Engine("tantivy (en_stem)", tantivy_engine, needs=("tantivy",)),
+    "bm25s": Engine("bm25s (stemmer, stop words)", bm25s_engine, needs=("bm25s", "Stemmer")),
     "fts5": Engine("SQLite FTS5 (porter)", fts5_engine),
     "searchkit": Engine("searchkit", searchkit_engine, peer=False),
-    "proposal": Engine("proposed ranking (ranking_lab.py)", proposal_engine, peer=False),
+    "proposal": Engine(
+        "proposed ranking (ranking_lab.py)",
+        proposal_engine,
+        peer=False,
+        needs=("numpy", "bm25s", "Stemmer"),
+    ),
 }
 
 
@@ -374,16 +384,26 @@ def main() -> None:
         shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(f"python {sys.version.split()[0]}, workdir {args.workdir}")
+    engines = []
+    for key in args.engines:
+        missing = ENGINES[key].missing()
+        if missing:
+            print(
+                f"{ENGINES[key].label}: skipped, {', '.join(missing)} not installed"
+                " (pip install -e '.[bench]')"
+            )
+        else:
+            engines.append(key)
     table: dict[str, dict[str, Run]] = {}
     for name in args.collections:
         collection = load_collection(name, args.ir)
         runs = {}
-        for key in args.engines:
+        for key in engines:
             engine = ENGINES[key]
             runs[engine.label] = run_engine(engine, collection, args.workdir / f"{name}-{key}")
         table[name] = runs
         print_collection(name, len(collection.queries), runs)
-    print_summary(table, [ENGINES[key] for key in args.engines])
+    print_summary(table, [ENGINES[key] for key in engines])
 
 
 if __name__ == "__main__":
