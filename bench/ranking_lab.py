@@ -49,8 +49,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality_bench import IR, Collection, evaluate, load_collection  # noqa: E402
 
+#: The collections the proposal is chosen on (adi only checks it: see `unseen`).
 COLLECTIONS = ("cran", "cisi", "med")
-ALL = (*COLLECTIONS, "adi")
 
 #: The best other engine's figures (bench/quality_bench.py, this machine): nDCG@10, MAP@100.
 BEST_PEER = {
@@ -70,6 +70,7 @@ _TOKEN = re.compile(r"\w+(\.?\w+)*")
 
 
 def words(text: str) -> list[str]:
+    """The words of a text as searchkit's analyzer sees them before stop words and stems."""
     from whoosh.support.charset import accent_map
 
     out = []
@@ -107,6 +108,7 @@ REQUEST_WORDS = frozenset(
 
 @cache
 def stop_list(name: str) -> frozenset[str]:
+    """A stop list by name: none, whoosh, lucene, nltk, whoosh+nltk, whoosh+nltk+request."""
     return _stop_lists()[name]
 
 
@@ -129,6 +131,7 @@ def stemmer(name: str):
 
 
 def analyse(text: str, stops: frozenset[str], stem) -> list[str]:
+    """The terms of a text: its words less the stop words, stemmed (repeats kept)."""
     return [stem(w) for w in words(text) if w not in stops]
 
 
