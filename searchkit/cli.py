@@ -338,18 +338,31 @@ def cli(ctx: click.Context) -> None:
 # -- indexing ---------------------------------------------------------------------------------
 
 
-@cli.command("index", short_help="Index corpus folders and files; again to sync changes.")
-@click.argument("paths", nargs=-1, type=click.Path())
-@index_option
-@click.option("--rebuild", is_flag=True, help="Build a new index beside the live one, then swap.")
-@click.option("--dry-run", is_flag=True, help="List what would change; write nothing.")
-@click.option(
+#: `--lock-timeout`, for the commands that write.
+lock_timeout_option = click.option(
     "--lock-timeout",
     type=click.FloatRange(min=0),
     default=5.0,
     show_default=True,
     help="Seconds to wait for another writer.",
 )
+#: `--format text|json` for the commands that report an update.
+report_format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Summary as text (stderr) or JSON (stdout).",
+)
+
+
+@cli.command("index", short_help="Index corpus folders and files; again to sync changes.")
+@click.argument("paths", nargs=-1, type=click.Path())
+@index_option
+@click.option("--rebuild", is_flag=True, help="Build a new index beside the live one, then swap.")
+@click.option("--dry-run", is_flag=True, help="List what would change; write nothing.")
+@lock_timeout_option
 @click.option(
     "--max-size",
     default=DEFAULT_MAX_SIZE,
@@ -362,14 +375,7 @@ def cli(ctx: click.Context) -> None:
     default=None,
     help="Processes for reading and writing [default: one per core, up to 4].",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Summary as text (stderr) or JSON (stdout).",
-)
+@report_format_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary.")
 @library_errors
 def index_command(paths, index_path, rebuild, dry_run, lock_timeout, max_size, workers, fmt, quiet):
@@ -440,21 +446,8 @@ def _finish_update(report, *, fmt: str, quiet: bool, dry_run: bool = False) -> N
 @cli.command("forget", short_help="Drop corpus roots and their documents from the index.")
 @click.argument("roots", nargs=-1, required=True, type=click.Path())
 @index_option
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=5.0,
-    show_default=True,
-    help="Seconds to wait for another writer.",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Summary as text (stderr) or JSON (stdout).",
-)
+@lock_timeout_option
+@report_format_option
 @click.option("-q", "--quiet", is_flag=True, help="No summary.")
 @library_errors
 def forget_command(roots, index_path, lock_timeout, fmt, quiet):
