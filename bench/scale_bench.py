@@ -3,6 +3,7 @@
     PYTHONPATH=$PWD .venv/bin/python bench/scale_bench.py [--sizes 100000,500000] [--workdir DIR]
         [--layouts folder,file] [--queries 200] [--cli-runs 20] [--repeat 1] [--seed 1]
         [--skip-build-peers] [--skip-kill] [--max-size SIZE] [--out bench/results/scale.json]
+    .venv/bin/python bench/scale_bench.py --report bench/results/scale.json
 
 For each size, `../shared/tools/scale_corpus.py N` writes a news-like corpus, laid out two ways
 on the same documents: a folder of 20 JSON Lines files (`folder`) and one JSON Lines file
@@ -22,10 +23,15 @@ on the same documents: a folder of 20 JSON Lines files (`folder`) and one JSON L
   build's time, `searchkit stats` on what it left, the build run again and timed; the final
   index must hold exactly the corpus.
 
+searchkit answers in its default mode: when fewer than 10 documents hold every word, documents
+holding some of them follow (tantivy and FTS5 stop at the AND), so its median hit count is
+shown beside the others'.
+
 Prints markdown tables with the ratios to tantivy and the issue's targets (PASS / MISS), and
-writes every figure as JSON to --out. Load averages are recorded with each build: on a shared
-machine single figures are noisy, read medians and ratios. Without --workdir, the corpora and
-indexes go to a temporary directory that is removed at the end.
+writes every figure as JSON to --out (`--report FILE` prints a saved run's tables again). Load
+averages are recorded with each build: on a shared machine single figures are noisy, read
+medians and ratios. Without --workdir, the corpora and indexes go to a temporary directory
+that is removed at the end.
 """
 
 from __future__ import annotations
@@ -127,7 +133,9 @@ def generate(workdir: Path, size: int, seed: int) -> Path:
 def lay_out(generated: Path, layout: str) -> Path:
     """A folder holding the corpus as 20 JSON Lines files (`folder`) or as one (`file`)."""
     docs = generated.parent / f"{generated.stem}-{layout}"
-    if (docs / ".complete").exists():
+    # Beside the folder, not in it: every engine indexes the whole folder.
+    complete = docs.with_name(docs.name + ".complete")
+    if complete.exists():
         return docs
     shutil.rmtree(docs, ignore_errors=True)
     docs.mkdir()
@@ -145,8 +153,7 @@ def lay_out(generated: Path, layout: str) -> Path:
         finally:
             for out in outs:
                 out.close()
-    # Outside the corpus folder's *.jsonl, so no engine reads it.
-    (docs / ".complete").write_text("")
+    complete.write_text("")
     return docs
 
 
@@ -624,22 +631,28 @@ class Bench:
             print(f"title p50 {t['p50']:.1f} ms, common p95 {c['p95']:.1f} ms", flush=True)
         return out
 
-    def cli(self, index: Path, queries: list[str]) -> dict:
-        """`searchkit search` with two facets, process start to exit, one run per query."""
+    def cli(self, indexes: dict[int, Path], queries: list[str]) -> dict[int, dict]:
+        """`searchkit search` with two facets, process start to exit, per index.
 
-        def argv(q: str) -> list[str]:
+        The indexes take turns, one query each, so that a change in the machine's load during
+        the runs weighs on every size alike and their ratios hold.
+        """
+
+        def argv(index: Path, q: str) -> list[str]:
             return [sys.executable, "-m", "searchkit", "search", q, "--index", str(index)] + [
                 a for f in FACETS for a in ("--facet", f)
             ]
 
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": self.env}
-        subprocess.run(argv(queries[0]), **quiet)  # warms the bytecode cache and the disk
-        times = []
+        for index in indexes.values():
+            subprocess.run(argv(index, queries[0]), **quiet)  # warms bytecode and the disk
+        times: dict[int, list[float]] = {size: [] for size in indexes}
         for q in queries:
-            started = time.perf_counter()
-            subprocess.run(argv(q), **quiet)
-            times.append((time.perf_counter() - started) * 1000)
-        return summary(times)
+            for size, index in indexes.items():
+                started = time.perf_counter()
+                subprocess.run(argv(index, q), **quiet)
+                times[size].append((time.perf_counter() - started) * 1000)
+        return {size: summary(t) for size, t in times.items()}
 
 
 def remove(path: Path) -> None:
@@ -680,9 +693,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
     base_docs = lay_out(base, "folder")
     base_index = workdir / f"index-{CLI_BASE_SIZE}-searchkit"
     remove(base_index)
-    print(f"{CLI_BASE_SIZE:,} articles: searchkit build and command line", flush=True)
+    print(f"{CLI_BASE_SIZE:,} articles: searchkit build (the command line's baseline)", flush=True)
     measure(bench.searchkit_argv(base_docs, base_index), env=bench.env, log=bench.logs / "base")
-    results["cli_base"] = {"size": CLI_BASE_SIZE, **bench.cli(base_index, cli_queries)}
 
     for size in args.sizes:
         print(f"\n{size:,} articles", flush=True)
@@ -701,10 +713,14 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
                 )
         primary = args.layouts[0]
         entry["queries"] = bench.queries(size, primary, generated)
-        print("  searchkit search end to end ...", end=" ", flush=True)
-        entry["cli"] = bench.cli(bench.index_path(size, primary, "searchkit"), cli_queries)
-        print(f"p50 {entry['cli']['p50']:.0f} ms", flush=True)
         write_json(args.out, results)  # a long run leaves its figures so far
+    print("\nsearchkit search end to end ...", flush=True)
+    indexes = {CLI_BASE_SIZE: base_index}
+    indexes.update({s: bench.index_path(s, args.layouts[0], "searchkit") for s in args.sizes})
+    cli = bench.cli(indexes, cli_queries)
+    results["cli_base"] = {"size": CLI_BASE_SIZE, **cli[CLI_BASE_SIZE]}
+    for size in args.sizes:
+        results["sizes"][str(size)]["cli"] = cli[size]
     results["machine"]["load_at_end"] = os.getloadavg()
     results["targets"] = targets(results)
     return results
@@ -837,7 +853,7 @@ def report(results: dict) -> str:
     load_start = ", ".join(f"{x:.1f}" for x in m["load_at_start"])
     load_end = ", ".join(f"{x:.1f}" for x in m.get("load_at_end", ()))
     lines = [
-        f"searchkit {m['searchkit_commit']}; tantivy {m['tantivy']}; SQLite {m['sqlite']}; "
+        f"searchkit {m['searchkit_commit']}; {m['tantivy']}; SQLite {m['sqlite']}; "
         f"Python {m['python']}; {m['cpus']} cores; load average {load_start} at start, "
         f"{load_end} at end",
         "",
@@ -866,8 +882,8 @@ def report(results: dict) -> str:
         "In-process queries, top 10 with snippets (searchkit: two facets too), ms after a warm-up",
         "",
         "| articles | engine | title p50 | title p95 | common p50 | common p95 | "
-        "title p50 x tantivy | first query, fresh process |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "title p50 x tantivy | first query, fresh process | title median hits |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size, entry in results["sizes"].items():
         q = entry["queries"]
@@ -880,7 +896,7 @@ def report(results: dict) -> str:
             lines.append(
                 f"| {int(size):,} | {engine} | {e['title']['p50']:.1f} | {e['title']['p95']:.1f}"
                 f" | {e['common']['p50']:.1f} | {e['common']['p95']:.1f} | {ratio} | "
-                f"{e['first_query_ms']:.0f} |"
+                f"{e['first_query_ms']:.0f} | {fmt(e['title']['median_total'], '.0f')} |"
             )
     base = results["cli_base"]
     lines += [
@@ -962,7 +978,11 @@ def main() -> None:
     ap.add_argument("--skip-kill", action="store_true", help="no kill-and-resume run")
     ap.add_argument("--max-size", help="passed to `searchkit index --max-size` (e.g. 2G)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--report", type=Path, metavar="JSON", help="print a saved run's tables")
     args = ap.parse_args()
+    if args.report is not None:
+        print(report(json.loads(args.report.read_text(encoding="utf-8"))))
+        return
     if not SCALE_CORPUS.exists():
         sys.exit(f"{SCALE_CORPUS} not found: the benchmark needs the shared corpora and tools")
     if args.workdir is not None:
