@@ -213,8 +213,8 @@ def title_queries(records: list[dict], count: int, seed: int) -> list[str]:
 
 
 def common_words(records: list[dict], count: int) -> list[str]:
-    """The `count` most frequent body words (3+ letters, no stop words: every engine's
-    analyzer keeps them, and searchkit's drops stop words, which would make its queries empty)."""
+    """The `count` most frequent body words of 3+ letters, stop words left out: searchkit's
+    analyzer drops them (an empty query) where tantivy's and FTS5's keep them."""
     stop = stop_words()
     counts: Counter[str] = Counter()
     for record in records:
