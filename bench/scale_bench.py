@@ -529,7 +529,6 @@ class Bench:
         figures = {
             "seconds": seconds,
             "runs": [r["seconds"] for r in runs],
-            "docs_per_s": size / seconds,
             "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
             "polled_rss_mib": max(r["polled_rss_mib"] for r in runs),
             "load_before": [r["load_before"] for r in runs],
@@ -540,6 +539,8 @@ class Bench:
             else runs[-1]["stdout"]
         )
         figures["documents"] = last["documents"]
+        # Of the documents indexed: a build that skipped a file is not faster per document.
+        figures["docs_per_s"] = last["documents"] / seconds
         if engine == "searchkit":
             report = last
             figures["report"] = {
@@ -752,13 +753,26 @@ def targets(results: dict) -> list[dict]:
     def add(target: str, measured: str, ok: bool | None) -> None:
         rows.append({"target": target, "measured": measured, "verdict": verdict(ok)})
 
+    def incomplete(figures: dict) -> str | None:
+        """Why a searchkit build's time and memory compare to nothing, if they don't."""
+        v = figures["verify"]
+        if v["exact"]:
+            return None
+        return f"not comparable: {v['documents']:,} of {v['expected']:,} documents indexed"
+
     sizes = sorted(int(s) for s in results["sizes"])
     largest = sizes[-1]
     at = f"{largest:,}" + ("" if largest >= 500_000 else " (the issue: 500,000)")
     for size in sizes:
         for layout, figures in results["sizes"][str(size)]["layouts"].items():
             sk, tv = figures["builds"]["searchkit"], figures["builds"]["tantivy"]
-            if tv is not None:
+            if incomplete(figures):
+                add(
+                    f"build <= {TARGET_BUILD_RATIO:g}x tantivy ({size:,}, {layout})",
+                    incomplete(figures),
+                    None,
+                )
+            elif tv is not None:
                 ratio = sk["seconds"] / tv["seconds"]
                 add(
                     f"build <= {TARGET_BUILD_RATIO:g}x tantivy ({size:,}, {layout})",
@@ -767,22 +781,29 @@ def targets(results: dict) -> list[dict]:
                 )
     if len(sizes) > 1:
         for layout in results["sizes"][str(largest)]["layouts"]:
-            small = results["sizes"][str(sizes[0])]["layouts"][layout]["builds"]["searchkit"]
-            big = results["sizes"][str(largest)]["layouts"][layout]["builds"]["searchkit"]
+            ends = [results["sizes"][str(s)]["layouts"][layout] for s in (sizes[0], largest)]
+            small, big = (e["builds"]["searchkit"] for e in ends)
             share = big["docs_per_s"] / small["docs_per_s"]
-            add(
+            target = (
                 f"flat docs/s {sizes[0]:,} -> {largest:,} ({layout}; >= "
-                f"{TARGET_FLAT_SHARE:.0%} kept)",
+                f"{TARGET_FLAT_SHARE:.0%} kept)"
+            )
+            why = incomplete(ends[0]) or incomplete(ends[1])
+            if why:
+                add(target, why, None)
+                continue
+            add(
+                target,
                 f"{small['docs_per_s']:.0f} -> {big['docs_per_s']:.0f} docs/s ({share:.0%})",
                 share >= TARGET_FLAT_SHARE,
             )
     for layout, figures in results["sizes"][str(largest)]["layouts"].items():
         peak = figures["builds"]["searchkit"]["peak_rss_mib"]
-        add(
-            f"peak RSS of the largest process <= {TARGET_RSS_MIB:g} MiB ({at}, {layout})",
-            f"{peak:.0f} MiB",
-            peak <= TARGET_RSS_MIB,
-        )
+        target = f"peak RSS of the largest process <= {TARGET_RSS_MIB:g} MiB ({at}, {layout})"
+        if incomplete(figures):
+            add(target, incomplete(figures), None)
+        else:
+            add(target, f"{peak:.0f} MiB", peak <= TARGET_RSS_MIB)
     for size in sizes:
         q = results["sizes"][str(size)]["queries"]
         if "tantivy" in q and "searchkit" in q:
@@ -875,8 +896,13 @@ def report(results: dict) -> str:
                 )
                 lines.append(
                     f"| {int(size):,} | {layout} | {engine} | {b['seconds']:.1f} | "
-                    f"{b['docs_per_s']:.0f} | {b['peak_rss_mib']:.0f} | {ratio} | {indexed:,} |"
+                    f"{indexed / b['seconds']:.0f} | {b['peak_rss_mib']:.0f} | {ratio} | "
+                    f"{indexed:,} |"
                 )
+    for size, entry in results["sizes"].items():
+        for layout, figures in entry["layouts"].items():
+            for problem in figures["builds"]["searchkit"].get("problems", ()):
+                lines.append(f"\nsearchkit, {int(size):,} {layout}: {problem}")
     lines += [
         "",
         "In-process queries, top 10 with snippets (searchkit: two facets too), ms after a warm-up",
@@ -981,7 +1007,9 @@ def main() -> None:
     ap.add_argument("--report", type=Path, metavar="JSON", help="print a saved run's tables")
     args = ap.parse_args()
     if args.report is not None:
-        print(report(json.loads(args.report.read_text(encoding="utf-8"))))
+        results = json.loads(args.report.read_text(encoding="utf-8"))
+        results["targets"] = targets(results)  # as this version of the benchmark judges them
+        print(report(results))
         return
     if not SCALE_CORPUS.exists():
         sys.exit(f"{SCALE_CORPUS} not found: the benchmark needs the shared corpora and tools")
