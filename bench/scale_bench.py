@@ -1015,6 +1015,11 @@ def main() -> None:
         results["targets"] = targets(results)  # as this version of the benchmark judges them
         print(report(results))
         return
+    for module in ("tantivy", "psutil"):
+        try:
+            __import__(module)
+        except ImportError:
+            sys.exit(f"{module} is not installed: pip install -e '.[bench]'")
     if not SCALE_CORPUS.exists():
         sys.exit(f"{SCALE_CORPUS} not found: the benchmark needs the shared corpora and tools")
     if args.workdir is not None:
