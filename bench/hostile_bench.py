@@ -4,7 +4,8 @@
                                             [--no-cli] [--no-profile] [--only SUBSTRING]
 
 Issue 8, class 7: every query has a bounded cost, and every hostile query answers within about
-a second on Reuters-21578 (../shared/corpora/reuters21578/reuters.jsonl). For each query below:
+a second on Reuters-21578 (../shared/corpora/reuters21578/reuters.jsonl). For each query of
+`hostile_queries`:
 
 - in process: `Index.search(q, limit=10)` on an open index, one untimed call first (it opens
   the searcher and warms the caches), then the median of --repeat timed calls;
@@ -15,10 +16,10 @@ a second on Reuters-21578 (../shared/corpora/reuters21578/reuters.jsonl). For ea
 Wall-clock times are what a user waits for; the CPU time of the same runs is printed beside
 them because on a shared machine the wall time grows with the load and the CPU time much less.
 
-Queries slower than --slow-ms in process are flagged and profiled (cProfile, the 15 entries
-with the highest cumulative time), so that the report says where the time goes. The index is
-built once into --workdir and reused. The table is printed as markdown; everything measured is
-written to bench/results/hostile.json.
+Queries slower than --slow-ms in process are flagged and profiled (cProfile: the 15 entries
+with the highest cumulative time, then the 7 with the highest own time), so that the report
+says where the time goes. The index is built once into --workdir and reused. The table is
+printed as markdown; everything measured is written to bench/results/hostile.json.
 """
 
 from __future__ import annotations
