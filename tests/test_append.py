@@ -16,10 +16,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from searchkit import Document, Index
-from searchkit import documents as documents_module
+from searchkit import readers as readers_module
 from searchkit import reading as reading_module
-from searchkit.documents import ParseResult, Problem, parse_appended_lines, parse_file
+from searchkit.documents import ParseResult, Problem
 from searchkit.manifest import MANIFEST_VERSION, Manifest
+from searchkit.readers import parse_appended_lines, parse_file
 from searchkit.store import IndexDirectory
 
 #: Below this old size a sync always reads the whole file (the reader's binary-check sample).
@@ -296,7 +297,7 @@ class JsonReads:
 @pytest.fixture
 def json_reads(tmp_path, monkeypatch) -> JsonReads:
     reads = JsonReads(tmp_path / "json-reads.log")
-    real = documents_module._Reader.json_document
+    real = readers_module._Reader.json_document
 
     def counting(self, *args, **kwargs):
         # A file, not a counter: forked readers of a parallel sync count too.
@@ -304,7 +305,7 @@ def json_reads(tmp_path, monkeypatch) -> JsonReads:
             f.write(f"{os.getpid()}\n")
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(documents_module._Reader, "json_document", counting)
+    monkeypatch.setattr(readers_module._Reader, "json_document", counting)
     return reads
 
 

@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from searchkit import DocumentNotFound, Index, IndexCorrupt, IndexWriteError
 from searchkit import corpus as corpus_module
 from searchkit.cli import cli
-from searchkit.documents import parse_file
+from searchkit.readers import parse_file
 from searchkit.store import IndexDirectory
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"

@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from searchkit import Index, IndexNotFound
-from searchkit.documents import parse_file
+from searchkit.readers import parse_file
 from searchkit.store import IndexDirectory
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"

@@ -15,8 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from searchkit import documents
-from searchkit.documents import CORE_FIELDS, Document, ParseResult, metadata_name, parse_file
+from searchkit import readers
+from searchkit.documents import CORE_FIELDS, Document, ParseResult, metadata_name
+from searchkit.readers import parse_file
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 needs_shared = pytest.mark.skipif(
@@ -617,7 +618,7 @@ def test_unexpected_reader_error_skips_only_that_file(monkeypatch):
     def boom(self, text):
         raise RuntimeError("reader bug")
 
-    monkeypatch.setattr(documents._Reader, "read_json_lines", boom)
+    monkeypatch.setattr(readers._Reader, "read_json_lines", boom)
     found, problems = run({"a.txt": GOOD, "b.jsonl": b'{"title": "x"}'})
     assert [d.id for d in found] == ["a.txt"]
     assert [(p.path, p.reason, p.skipped) for p in problems] == [

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from searchkit import Index, SearchkitError
-from searchkit.documents import parse_file
+from searchkit.readers import parse_file
 from searchkit.store import IndexDirectory
 
 FUZZ_EXAMPLES = int(os.environ.get("SEARCHKIT_FUZZ_EXAMPLES", "30"))
@@ -414,7 +414,7 @@ def test_hostile_files_survive_the_command_line(tmp_path):
 
 BILLION_LAUGHS = """
 import sys, time
-from searchkit.documents import parse_file
+from searchkit.readers import parse_file
 levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
 for prev, name in zip("abcdefgh", "bcdefghi"):
     levels.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")

@@ -15,7 +15,7 @@ from whoosh.analysis import StemmingAnalyzer
 from whoosh.analysis.filters import STOP_WORDS
 from whoosh.fields import TEXT
 
-from searchkit.documents import parse_file
+from searchkit.readers import parse_file
 from searchkit.schema import SpelledText, _fused_indexer, build_schema
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
