@@ -20,7 +20,7 @@ from whoosh import query as wq
 from whoosh.scoring import BM25F
 
 from ._whoosh.reading import Segment, field_lengths, read_postings
-from .query import PeriodQuery
+from .date_query import PeriodQuery
 from .schema import TEXT_FIELDS
 
 #: Ranking. B=0.9 (Whoosh's default is 0.75) was the best single setting on the judged

@@ -26,18 +26,13 @@ from types import MappingProxyType
 from whoosh import query as wq
 
 from ._whoosh.reading import segments
+from .date_query import span_query
 from .dates import PartialDate, to_span, utc_now
 from .errors import DocumentNotFound, IndexCorrupt, InvalidValue, UsageError
+from .expansion import bound_parsed
 from .facets import SegmentValues
 from .highlight import Highlighter
-from .query import (
-    ParsedQuery,
-    QueryParser,
-    bound_parsed,
-    parse_where,
-    span_query,
-    where_query,
-)
+from .query import ParsedQuery, QueryParser, parse_where, where_query
 from .schema import DATE_FACETS, TEXT_FIELDS, is_metadata_field
 from .scoring import Scorer, weighting
 from .spelling import SUGGEST_BELOW, Speller
