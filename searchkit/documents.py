@@ -75,6 +75,18 @@ class Document:
         if fields is not self.fields:
             object.__setattr__(self, "fields", fields)
 
+    def as_dict(self) -> dict:
+        """Plain JSON-ready values: the date as ISO 8601 text (None when undated), fields as
+        lists; `searchkit show --format json` prints this."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "date": self.date.isoformat() if self.date is not None else None,
+            "path": self.path,
+            "fields": {name: list(values) for name, values in self.fields.items()},
+            "body": self.body,
+        }
+
 
 def _type_name(value: object) -> str:
     return "None" if value is None else type(value).__name__
@@ -143,6 +155,10 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
+
+    def as_dict(self) -> dict:
+        """Plain JSON-ready values: `path`, `reason`, `skipped`."""
+        return {"path": self.path, "reason": self.reason, "skipped": self.skipped}
 
 
 @dataclass(frozen=True)
