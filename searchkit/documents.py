@@ -269,6 +269,11 @@ def _short_repr(value: object) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
 
 
-# Re-exported until indexer/reading import from .readers; at the end, because readers imports
-# the names above.
-from .readers import parse_appended_lines, parse_file  # noqa: E402, F401
+def __getattr__(name: str) -> object:
+    # Re-exported until indexer/reading import from .readers. Looked up on first use, not
+    # imported at the top: readers imports this module, so either may be imported first.
+    if name in ("parse_file", "parse_appended_lines"):
+        from . import readers
+
+        return getattr(readers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
