@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import stored_documents
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -253,16 +254,6 @@ def feed(count: int, newline: str = "\n") -> str:
     return text
 
 
-def stored(index_path: Path) -> dict[str, dict]:
-    """id -> every stored field of every live document, read straight from Whoosh."""
-    _, ix = IndexDirectory(index_path).open_current()
-    with ix.searcher() as s:
-        docs = list(s.all_stored_fields())
-    ids = [d["id"] for d in docs]
-    assert len(ids) == len(set(ids)), f"duplicate ids in the index: {sorted(ids)}"
-    return {d["id"]: d for d in docs}
-
-
 def manifest_location(index_path: Path) -> tuple[str, int]:
     _, ix = IndexDirectory(index_path).open_current()
     return ix.storage.folder, ix.latest_generation()
@@ -334,7 +325,7 @@ class Rebuilds:
         fresh_path = self.root / f"fresh-{self.built}"
         with Index(fresh_path) as fresh:
             fresh_report = fresh.update([corpus], workers=1)
-        now, want = stored(index_path), stored(fresh_path)
+        now, want = stored_documents(index_path), stored_documents(fresh_path)
         assert now == want
         assert manifest(index_path).files == manifest(fresh_path).files
         # The report, against the index before the sync and the rebuild after it.
@@ -392,7 +383,7 @@ def test_a_sync_after_appends_reads_only_new_lines_and_equals_a_rebuild(
         }
 
         # 20 records appended; other.txt touched, so that two files are read (in a pool).
-        before = stored(index_path)
+        before = stored_documents(index_path)
         append(wire, lines(story(i) for i in range(200, 220)))
         os.utime(other, ns=(other.stat().st_atime_ns, other.stat().st_mtime_ns + 10**9))
         json_reads.reset()
@@ -406,7 +397,7 @@ def test_a_sync_after_appends_reads_only_new_lines_and_equals_a_rebuild(
         rebuilds.check(index_path, corpus, report, before)
 
         # Appending again continues from the hash the append wrote: more odd lines this time.
-        before = stored(index_path)
+        before = stored_documents(index_path)
         tail = append(
             wire,
             lines([story(220), story(223, date="soon")])
@@ -549,7 +540,7 @@ def test_a_sync_after_any_change_equals_a_rebuild(tmp_path, json_reads, rebuilds
     index_path = tmp_path / "index"
     with Index(index_path) as ix:
         ix.update([corpus], workers=1)
-        before = stored(index_path)
+        before = stored_documents(index_path)
         old = wire.read_bytes()
         change(wire)
         json_reads.reset()
@@ -579,7 +570,7 @@ def _synced_then_changed(tmp_path, files: dict[str, str | bytes], changes) -> tu
     index_path = tmp_path / "index"
     with Index(index_path) as ix:
         ix.update([corpus], workers=1)
-        before = stored(index_path)
+        before = stored_documents(index_path)
         changes(corpus)
         report = ix.update(workers=1)
     return index_path, corpus, report, before
@@ -670,7 +661,7 @@ def test_a_version_1_manifest_loads_the_same_and_a_sync_converges(tmp_path, json
     assert loaded.files == current.files
     assert all(isinstance(p, Problem) for e in loaded.files.values() for p in e.problems)
 
-    before = stored(index_path)
+    before = stored_documents(index_path)
     new = corpus / "notes" / "c.txt"
     new.write_text("Charlie\nthird note\n", encoding="utf-8")
     json_reads.reset()
@@ -685,9 +676,9 @@ def test_a_version_1_manifest_loads_the_same_and_a_sync_converges(tmp_path, json
     # Converged: what a fresh index of the corpus holds, plus the API document.
     with Index(tmp_path / "fresh") as fresh:
         fresh_report = fresh.update([corpus], workers=1)
-    now = stored(index_path)
+    now = stored_documents(index_path)
     assert now.pop("api-1")["title"] == "From the API"
-    assert now == stored(tmp_path / "fresh")
+    assert now == stored_documents(tmp_path / "fresh")
     files = manifest(index_path).files
     assert files.pop("") == current.files[""]
     assert files == manifest(tmp_path / "fresh").files

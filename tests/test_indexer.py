@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from conftest import write_lock_held_elsewhere
+from helpers import Corpus, indexed, write_lock_held_elsewhere
 
 from searchkit import Document, Index, IndexLocked
 from searchkit import indexer as indexer_module
@@ -18,53 +18,10 @@ from searchkit.errors import CorpusNotFound, NotAnIndex
 from searchkit.store import IndexDirectory
 
 
-def indexed(index_path: Path) -> dict[str, tuple[str, str, str]]:
-    """id -> (title, body, path) of every live document, read straight from Whoosh."""
-    _, ix = IndexDirectory(index_path).open_current()
-    with ix.searcher() as s:
-        docs = list(s.all_stored_fields())
-    ids = [d["id"] for d in docs]
-    assert len(ids) == len(set(ids)), f"duplicate ids in the index: {sorted(ids)}"
-    return {d["id"]: (d["title"], d["body"].strip(), d.get("path", "")) for d in docs}
-
-
 def segment_count(index_path: Path) -> int:
     _, ix = IndexDirectory(index_path).open_current()
     with ix.reader() as r:
         return len(r.leaf_readers())
-
-
-class Corpus:
-    """A corpus written by the test, with the documents it must produce computed alongside."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-        self.expected: dict[str, tuple[str, str, str]] = {}
-        self.jsonl: dict[str, list[dict]] = {}
-
-    def write_text_article(self, rel: str, title: str, body: str) -> Path:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{title}\n{body}\n", encoding="utf-8")
-        self.expected[rel] = (title, body, str(path))
-        return path
-
-    def delete(self, rel: str) -> None:
-        (self.root / rel).unlink()
-        del self.expected[rel]
-
-    def write_jsonl(self, rel: str, records: list[dict]) -> None:
-        path = self.root / rel
-        for old in self.jsonl.get(rel, []):
-            self.expected.pop(old["id"], None)
-        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-        self.jsonl[rel] = records
-        for r in records:
-            self.expected[r["id"]] = (r["title"], r["body"], str(path))
-
-    def as_index_sees_it(self) -> dict[str, tuple[str, str, str]]:
-        return {k: (t, b.strip(), p) for k, (t, b, p) in self.expected.items()}
 
 
 @pytest.fixture(params=["single-segment", "multi-segment"])

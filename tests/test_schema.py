@@ -8,7 +8,7 @@ from itertools import islice
 from pathlib import Path
 
 import pytest
-from conftest import REUTERS, SHARED, needs_shared
+from helpers import REUTERS, SHARED, needs_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from whoosh.analysis import StemmingAnalyzer
