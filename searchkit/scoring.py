@@ -15,6 +15,7 @@ lengths per segment for as long as the segment lives.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 from whoosh import query as wq
 from whoosh.scoring import BM25F
@@ -42,7 +43,7 @@ class Scorer:
     """Matches and scores queries over the segments of the searcher it was last given."""
 
     def __init__(self) -> None:
-        self._whoosh = None
+        self._whoosh: Any = None  # the whoosh.searching.Searcher last given
         self.segments: list[Segment] = []
         self._filters: OrderedDict = OrderedDict()
         self._terms: OrderedDict = OrderedDict()
@@ -148,7 +149,7 @@ class Scorer:
                 out = _subtract(out, self._evaluate(c, segment))
             return _boosted(out, q.boost)
         if kind is wq.Or and not q.scale:
-            out: dict[int, float] = {}
+            out = {}
             for c in q.subqueries:
                 if isinstance(c, wq.Not):
                     return self._whoosh_scores(q, segment)

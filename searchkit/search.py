@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any
 
 from whoosh import query as wq
 
@@ -181,8 +182,8 @@ class Searcher:
         self._directory = directory
         self._lock = threading.RLock()
         self._generation: str | None = None
-        self._ix = None
-        self._whoosh = None
+        self._ix: Any = None  # whoosh.index.FileIndex (Whoosh has no type annotations)
+        self._whoosh: Any = None  # whoosh.searching.Searcher
         self._parser: QueryParser | None = None
         self._fields: frozenset[str] = frozenset()
         self._scorer = Scorer()
@@ -294,6 +295,7 @@ class Searcher:
             whoosh_searcher = self._current()
             # Wildcards, prefixes and fuzzy words become at most a bounded set of terms, with
             # a note when that cut what the query could match: every query has a bounded cost.
+            assert self._parser is not None  # set by `_current()`
             parsed = bound_parsed(
                 self._parser.parse(text, strict=strict, now=now), whoosh_searcher.reader()
             )
@@ -385,6 +387,9 @@ class Searcher:
         mask: set[int] | None = None,
         label: str | None = None,
     ) -> Results:
+        # Set by `_current()`, which every caller holds the lock around.
+        parser, highlighter, speller = self._parser, self._highlighter, self._speller
+        assert parser is not None and highlighter is not None and speller is not None
         scorer = self._scorer
         q = parsed.query
         wanted = page * limit
@@ -401,15 +406,15 @@ class Searcher:
                 notes.append(f"{exact} {holds} every word; documents with some of them follow")
         every_word = matched if relaxed else None
         ranked = _rank(scorer.segments, self._values.dates, every_word, counted, sort, wanted)
-        terms = self._highlighter.query_terms(q, self._whoosh.reader())
+        terms = highlighter.query_terms(q, self._whoosh.reader())
         body_terms = terms.get("body", frozenset())
-        finder = self._highlighter.finder(body_terms)
+        finder = highlighter.finder(body_terms)
         first = (page - 1) * limit
         hits = []
         for i, (score, docnum) in enumerate(ranked[first:wanted]):
             stored = self._whoosh.stored_fields(docnum)
             body = stored.get("body", "") or ""
-            text, highlights = self._highlighter.snippet(body, body_terms, finder, fragments)
+            text, highlights = highlighter.snippet(body, body_terms, finder, fragments)
             parts = scorer.explain(q, docnum) if explain else ()
             hits.append(_hit(first + i + 1, score, stored, Snippet(text, highlights), parts))
         facet_counts = {
@@ -424,11 +429,11 @@ class Searcher:
 
             def count(text: str) -> int:
                 respelled = bound_parsed(
-                    self._parser.parse(text, strict=strict), self._whoosh.reader()
+                    parser.parse(text, strict=strict), self._whoosh.reader()
                 ).query
                 return sum(map(len, scorer.matching(respelled, allow)))
 
-            suggestion = self._speller.suggestion(parsed, exact, count)
+            suggestion = speller.suggestion(parsed, exact, count)
         return Results(
             hits=tuple(hits),
             total=sum(map(len, counted)),
@@ -453,7 +458,7 @@ def _rank(segments, dates, every_word, counted, sort, wanted) -> list[tuple[floa
     first, undated last. With `every_word` (a relaxed query), the documents that hold every
     word come before the others in either order.
     """
-    keyed = []
+    keyed: list[tuple] = []
     for i, (segment, scores) in enumerate(zip(segments, counted, strict=True)):
         off = segment.offset
         first = every_word[i] if every_word is not None else None
