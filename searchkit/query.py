@@ -44,7 +44,11 @@ QUERY_FIELDS = ("title", "body", "id", "path", "date", *DATE_FACETS)
 # -- metadata filters ------------------------------------------------------------------------
 
 
-def parse_where(where) -> dict[str, tuple[str, ...]]:
+#: What a `where` argument may be: {field: value or values}, or `FIELD=VALUE` strings.
+Where = Mapping[str, str | Iterable[str]] | Iterable[str]
+
+
+def parse_where(where: Where | None) -> dict[str, tuple[str, ...]]:
     """`where` as {field: values}: a mapping (value or values) or `FIELD=VALUE` strings.
 
     Raises `InvalidValue` naming the field for a field name or a value that is not text (a

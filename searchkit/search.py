@@ -18,26 +18,29 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whoosh import query as wq
 
 from ._whoosh.reading import segments
 from .date_query import span_query
-from .dates import PartialDate, to_span, utc_now
+from .dates import DateLike, PartialDate, to_span, utc_now
 from .errors import DocumentNotFound, IndexCorrupt, InvalidValue, UsageError
 from .expansion import bound_parsed
 from .facets import SegmentValues
 from .highlight import Highlighter
-from .query import ParsedQuery, QueryParser, parse_where, where_query
+from .query import ParsedQuery, QueryParser, Where, parse_where, where_query
 from .schema import DATE_FACETS, TEXT_FIELDS, is_metadata_field
 from .scoring import Scorer, weighting
 from .spelling import SUGGEST_BELOW, Speller
 from .store import IndexDirectory
+
+if TYPE_CHECKING:
+    from .documents import Document
 
 SORTS = ("relevance", "date", "-date")
 DEFAULT_LIMIT = 10
@@ -122,7 +125,7 @@ class FacetCount:
     value: str
     count: int
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str | int]:
         # So that `for value, count in results.facets["topics"]` reads naturally.
         return iter((self.value, self.count))
 
@@ -149,7 +152,7 @@ class Results:
     def __len__(self) -> int:
         return len(self.hits)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
 
     def as_dict(self) -> dict:
@@ -266,9 +269,9 @@ class Searcher:
         *,
         limit: int = DEFAULT_LIMIT,
         page: int = 1,
-        since=None,
-        until=None,
-        where=None,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        where: Where | None = None,
         facets: Iterable[str] = (),
         facet_limit: int | None = DEFAULT_FACET_LIMIT,
         sort: str = "relevance",
@@ -326,7 +329,7 @@ class Searcher:
             )
         return _with_time(results, time.perf_counter() - started)
 
-    def get(self, doc_id: str):
+    def get(self, doc_id: str) -> Document:
         """See `Index.get`."""
         # Imported here: documents.py loads the readers of every file format (YAML...),
         # which a search from the command line does not need.
