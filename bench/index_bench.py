@@ -77,7 +77,7 @@ def child_build_plain(corpus: str, index: str, variant: str) -> dict:
     from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
     from whoosh.support.charset import accent_map
 
-    from searchkit.documents import parse_file
+    from searchkit.readers import parse_file
 
     started = time.perf_counter()
     full = variant == "same-fields"

@@ -409,7 +409,12 @@ def parse_when(text: str, *, now: datetime | None = None) -> DateSpan:
     return DateSpan.of(parse_date(text))
 
 
-def to_span(value, *, now: datetime | None = None) -> DateSpan:
+#: What a `since` / `until` argument may be: text (`2020-03`, `7d`, `last month`), a `date`, a
+#: `datetime`, a `PartialDate` or a `DateSpan`.
+DateLike = str | date | datetime | PartialDate | DateSpan
+
+
+def to_span(value: DateLike, *, now: datetime | None = None) -> DateSpan:
     """A `since`/`until` argument as a period: text, `date`, `datetime`, `PartialDate`."""
     if isinstance(value, DateSpan):
         return value

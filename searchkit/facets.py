@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from ._whoosh.reading import Segment, column_values, read_postings
 from .schema import DATE_FACETS
@@ -32,7 +33,7 @@ class SegmentValues:
     is live. Not thread-safe: its owner serialises searches."""
 
     def __init__(self) -> None:
-        self.arrays: dict[tuple, object] = {}  # (generation, segment id, what) -> array
+        self.arrays: dict[tuple, Any] = {}  # (generation, segment id, what) -> array
 
     def keep_only(self, segments: list[Segment]) -> None:
         """Drop the arrays of segments that are no longer live."""

@@ -40,6 +40,10 @@ class FieldStats:
     name: str
     distinct: int
 
+    def as_dict(self) -> dict:
+        """Plain JSON-ready values: `name`, `distinct`."""
+        return {"name": self.name, "distinct": self.distinct}
+
 
 @dataclass(frozen=True)
 class IndexStats:
@@ -55,6 +59,22 @@ class IndexStats:
     roots: tuple[str, ...]
     last_update: datetime | None
     generation: str
+
+    def as_dict(self) -> dict:
+        """Plain JSON-ready values, as `searchkit stats --format json` prints them: `fields`
+        maps each facet field to its count of distinct values, `last_update` is ISO 8601."""
+        return {
+            "path": self.path,
+            "documents": self.documents,
+            "earliest": self.earliest,
+            "latest": self.latest,
+            "fields": {f.name: f.distinct for f in self.fields},
+            "size_bytes": self.size_bytes,
+            "segments": self.segments,
+            "roots": list(self.roots),
+            "last_update": self.last_update.isoformat() if self.last_update else None,
+            "generation": self.generation,
+        }
 
 
 class Index:

@@ -15,12 +15,13 @@ lengths per segment for as long as the segment lives.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 from whoosh import query as wq
 from whoosh.scoring import BM25F
 
 from ._whoosh.reading import Segment, field_lengths, read_postings
-from .query import PeriodQuery
+from .date_query import PeriodQuery
 from .schema import TEXT_FIELDS
 
 #: Ranking. B=0.9 (Whoosh's default is 0.75) was the best single setting on the judged
@@ -42,7 +43,7 @@ class Scorer:
     """Matches and scores queries over the segments of the searcher it was last given."""
 
     def __init__(self) -> None:
-        self._whoosh = None
+        self._whoosh: Any = None  # the whoosh.searching.Searcher last given
         self.segments: list[Segment] = []
         self._filters: OrderedDict = OrderedDict()
         self._terms: OrderedDict = OrderedDict()
@@ -148,7 +149,7 @@ class Scorer:
                 out = _subtract(out, self._evaluate(c, segment))
             return _boosted(out, q.boost)
         if kind is wq.Or and not q.scale:
-            out: dict[int, float] = {}
+            out = {}
             for c in q.subqueries:
                 if isinstance(c, wq.Not):
                     return self._whoosh_scores(q, segment)

@@ -18,30 +18,29 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from whoosh import query as wq
 
 from ._whoosh.reading import segments
-from .dates import PartialDate, to_span, utc_now
+from .date_query import span_query
+from .dates import DateLike, PartialDate, to_span, utc_now
 from .errors import DocumentNotFound, IndexCorrupt, InvalidValue, UsageError
+from .expansion import bound_parsed
 from .facets import SegmentValues
 from .highlight import Highlighter
-from .query import (
-    ParsedQuery,
-    QueryParser,
-    bound_parsed,
-    parse_where,
-    span_query,
-    where_query,
-)
+from .query import ParsedQuery, QueryParser, Where, parse_where, where_query
 from .schema import DATE_FACETS, TEXT_FIELDS, is_metadata_field
 from .scoring import Scorer, weighting
 from .spelling import SUGGEST_BELOW, Speller
 from .store import IndexDirectory
+
+if TYPE_CHECKING:
+    from .documents import Document
 
 SORTS = ("relevance", "date", "-date")
 DEFAULT_LIMIT = 10
@@ -126,7 +125,7 @@ class FacetCount:
     value: str
     count: int
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str | int]:
         # So that `for value, count in results.facets["topics"]` reads naturally.
         return iter((self.value, self.count))
 
@@ -153,7 +152,7 @@ class Results:
     def __len__(self) -> int:
         return len(self.hits)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
 
     def as_dict(self) -> dict:
@@ -186,8 +185,8 @@ class Searcher:
         self._directory = directory
         self._lock = threading.RLock()
         self._generation: str | None = None
-        self._ix = None
-        self._whoosh = None
+        self._ix: Any = None  # whoosh.index.FileIndex (Whoosh has no type annotations)
+        self._whoosh: Any = None  # whoosh.searching.Searcher
         self._parser: QueryParser | None = None
         self._fields: frozenset[str] = frozenset()
         self._scorer = Scorer()
@@ -270,9 +269,9 @@ class Searcher:
         *,
         limit: int = DEFAULT_LIMIT,
         page: int = 1,
-        since=None,
-        until=None,
-        where=None,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        where: Where | None = None,
         facets: Iterable[str] = (),
         facet_limit: int | None = DEFAULT_FACET_LIMIT,
         sort: str = "relevance",
@@ -299,6 +298,7 @@ class Searcher:
             whoosh_searcher = self._current()
             # Wildcards, prefixes and fuzzy words become at most a bounded set of terms, with
             # a note when that cut what the query could match: every query has a bounded cost.
+            assert self._parser is not None  # set by `_current()`
             parsed = bound_parsed(
                 self._parser.parse(text, strict=strict, now=now), whoosh_searcher.reader()
             )
@@ -329,7 +329,7 @@ class Searcher:
             )
         return _with_time(results, time.perf_counter() - started)
 
-    def get(self, doc_id: str):
+    def get(self, doc_id: str) -> Document:
         """See `Index.get`."""
         doc_id = _document_id(doc_id)
         with self._lock:
@@ -385,6 +385,9 @@ class Searcher:
         mask: set[int] | None = None,
         label: str | None = None,
     ) -> Results:
+        # Set by `_current()`, which every caller holds the lock around.
+        parser, highlighter, speller = self._parser, self._highlighter, self._speller
+        assert parser is not None and highlighter is not None and speller is not None
         scorer = self._scorer
         q = parsed.query
         wanted = page * limit
@@ -401,15 +404,15 @@ class Searcher:
                 notes.append(f"{exact} {holds} every word; documents with some of them follow")
         every_word = matched if relaxed else None
         ranked = _rank(scorer.segments, self._values.dates, every_word, counted, sort, wanted)
-        terms = self._highlighter.query_terms(q, self._whoosh.reader())
+        terms = highlighter.query_terms(q, self._whoosh.reader())
         body_terms = terms.get("body", frozenset())
-        finder = self._highlighter.finder(body_terms)
+        finder = highlighter.finder(body_terms)
         first = (page - 1) * limit
         hits = []
         for i, (score, docnum) in enumerate(ranked[first:wanted]):
             stored = self._whoosh.stored_fields(docnum)
             body = stored.get("body", "") or ""
-            text, highlights = self._highlighter.snippet(body, body_terms, finder, fragments)
+            text, highlights = highlighter.snippet(body, body_terms, finder, fragments)
             parts = scorer.explain(q, docnum) if explain else ()
             hits.append(_hit(first + i + 1, score, stored, Snippet(text, highlights), parts))
         facet_counts = {
@@ -424,11 +427,11 @@ class Searcher:
 
             def count(text: str) -> int:
                 respelled = bound_parsed(
-                    self._parser.parse(text, strict=strict), self._whoosh.reader()
+                    parser.parse(text, strict=strict), self._whoosh.reader()
                 ).query
                 return sum(map(len, scorer.matching(respelled, allow)))
 
-            suggestion = self._speller.suggestion(parsed, exact, count)
+            suggestion = speller.suggestion(parsed, exact, count)
         return Results(
             hits=tuple(hits),
             total=sum(map(len, counted)),
@@ -453,7 +456,7 @@ def _rank(segments, dates, every_word, counted, sort, wanted) -> list[tuple[floa
     first, undated last. With `every_word` (a relaxed query), the documents that hold every
     word come before the others in either order.
     """
-    keyed = []
+    keyed: list[tuple] = []
     for i, (segment, scores) in enumerate(zip(segments, counted, strict=True)):
         off = segment.offset
         first = every_word[i] if every_word is not None else None

@@ -1,26 +1,19 @@
 """Fixtures shared by the test modules: an isolated index location, indexes built from
-documents, and the real data beside the project (`../shared`), skipped when it is absent."""
+documents, and an index of the real Reuters data (skipped when `../shared` is absent).
+Helper functions and constants live in `helpers`."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+# SHARED, needs_shared and write_lock_held_elsewhere are re-exported for the test modules that
+# still import them from here; new code imports them from helpers.
+from helpers import REUTERS, SHARED, needs_shared, write_lock_held_elsewhere  # noqa: F401
+
 from searchkit import Document, Index
-from searchkit.store import IndexDirectory
-
-#: Read-only real data (corpora, judged collections) beside the project.
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-REUTERS = SHARED / "corpora" / "reuters21578" / "reuters.jsonl"
-
-#: Marks a test that reads ../shared.
-needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(), reason=f"the shared data folder {SHARED} is not present"
-)
 
 
 @pytest.fixture(autouse=True)
@@ -63,23 +56,3 @@ def reuters_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with Index(path) as index:
         index.update([REUTERS])
     return path
-
-
-@contextmanager
-def write_lock_held_elsewhere(index_path: Path) -> Iterator[None]:
-    """For the block, another thread holds the index's write lock (as another writer would)."""
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with IndexDirectory(index_path).write_lock(timeout=1):
-            holding.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    try:
-        assert holding.wait(5), "the lock could not be taken"
-        yield
-    finally:
-        release.set()
-        thread.join()

@@ -12,14 +12,16 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import stored_documents
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from searchkit import Document, Index
-from searchkit import documents as documents_module
+from searchkit import readers as readers_module
 from searchkit import reading as reading_module
-from searchkit.documents import ParseResult, Problem, parse_appended_lines, parse_file
+from searchkit.documents import ParseResult, Problem
 from searchkit.manifest import MANIFEST_VERSION, Manifest
+from searchkit.readers import parse_appended_lines, parse_file
 from searchkit.store import IndexDirectory
 
 #: Below this old size a sync always reads the whole file (the reader's binary-check sample).
@@ -252,16 +254,6 @@ def feed(count: int, newline: str = "\n") -> str:
     return text
 
 
-def stored(index_path: Path) -> dict[str, dict]:
-    """id -> every stored field of every live document, read straight from Whoosh."""
-    _, ix = IndexDirectory(index_path).open_current()
-    with ix.searcher() as s:
-        docs = list(s.all_stored_fields())
-    ids = [d["id"] for d in docs]
-    assert len(ids) == len(set(ids)), f"duplicate ids in the index: {sorted(ids)}"
-    return {d["id"]: d for d in docs}
-
-
 def manifest_location(index_path: Path) -> tuple[str, int]:
     _, ix = IndexDirectory(index_path).open_current()
     return ix.storage.folder, ix.latest_generation()
@@ -296,7 +288,7 @@ class JsonReads:
 @pytest.fixture
 def json_reads(tmp_path, monkeypatch) -> JsonReads:
     reads = JsonReads(tmp_path / "json-reads.log")
-    real = documents_module._Reader.json_document
+    real = readers_module._Reader.json_document
 
     def counting(self, *args, **kwargs):
         # A file, not a counter: forked readers of a parallel sync count too.
@@ -304,7 +296,7 @@ def json_reads(tmp_path, monkeypatch) -> JsonReads:
             f.write(f"{os.getpid()}\n")
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(documents_module._Reader, "json_document", counting)
+    monkeypatch.setattr(readers_module._Reader, "json_document", counting)
     return reads
 
 
@@ -333,7 +325,7 @@ class Rebuilds:
         fresh_path = self.root / f"fresh-{self.built}"
         with Index(fresh_path) as fresh:
             fresh_report = fresh.update([corpus], workers=1)
-        now, want = stored(index_path), stored(fresh_path)
+        now, want = stored_documents(index_path), stored_documents(fresh_path)
         assert now == want
         assert manifest(index_path).files == manifest(fresh_path).files
         # The report, against the index before the sync and the rebuild after it.
@@ -391,7 +383,7 @@ def test_a_sync_after_appends_reads_only_new_lines_and_equals_a_rebuild(
         }
 
         # 20 records appended; other.txt touched, so that two files are read (in a pool).
-        before = stored(index_path)
+        before = stored_documents(index_path)
         append(wire, lines(story(i) for i in range(200, 220)))
         os.utime(other, ns=(other.stat().st_atime_ns, other.stat().st_mtime_ns + 10**9))
         json_reads.reset()
@@ -405,7 +397,7 @@ def test_a_sync_after_appends_reads_only_new_lines_and_equals_a_rebuild(
         rebuilds.check(index_path, corpus, report, before)
 
         # Appending again continues from the hash the append wrote: more odd lines this time.
-        before = stored(index_path)
+        before = stored_documents(index_path)
         tail = append(
             wire,
             lines([story(220), story(223, date="soon")])
@@ -548,7 +540,7 @@ def test_a_sync_after_any_change_equals_a_rebuild(tmp_path, json_reads, rebuilds
     index_path = tmp_path / "index"
     with Index(index_path) as ix:
         ix.update([corpus], workers=1)
-        before = stored(index_path)
+        before = stored_documents(index_path)
         old = wire.read_bytes()
         change(wire)
         json_reads.reset()
@@ -578,7 +570,7 @@ def _synced_then_changed(tmp_path, files: dict[str, str | bytes], changes) -> tu
     index_path = tmp_path / "index"
     with Index(index_path) as ix:
         ix.update([corpus], workers=1)
-        before = stored(index_path)
+        before = stored_documents(index_path)
         changes(corpus)
         report = ix.update(workers=1)
     return index_path, corpus, report, before
@@ -669,7 +661,7 @@ def test_a_version_1_manifest_loads_the_same_and_a_sync_converges(tmp_path, json
     assert loaded.files == current.files
     assert all(isinstance(p, Problem) for e in loaded.files.values() for p in e.problems)
 
-    before = stored(index_path)
+    before = stored_documents(index_path)
     new = corpus / "notes" / "c.txt"
     new.write_text("Charlie\nthird note\n", encoding="utf-8")
     json_reads.reset()
@@ -684,9 +676,9 @@ def test_a_version_1_manifest_loads_the_same_and_a_sync_converges(tmp_path, json
     # Converged: what a fresh index of the corpus holds, plus the API document.
     with Index(tmp_path / "fresh") as fresh:
         fresh_report = fresh.update([corpus], workers=1)
-    now = stored(index_path)
+    now = stored_documents(index_path)
     assert now.pop("api-1")["title"] == "From the API"
-    assert now == stored(tmp_path / "fresh")
+    assert now == stored_documents(tmp_path / "fresh")
     files = manifest(index_path).files
     assert files.pop("") == current.files[""]
     assert files == manifest(tmp_path / "fresh").files

@@ -20,50 +20,25 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from helpers import expected_documents, run_cli, stored_documents, write_articles
 
 from searchkit import DocumentNotFound, Index, IndexCorrupt, IndexWriteError
 from searchkit import corpus as corpus_module
-from searchkit.cli import cli
-from searchkit.documents import parse_file
 from searchkit.store import IndexDirectory
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 SECRET = "zqxoutside"
 EXIT_ERROR = 2
 
 
-def write_articles(root: Path, count: int, start: int = 0, words: int = 30) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    for i in range(start, start + count):
-        body = " ".join(f"word{(i * 7 + k) % 997}" for k in range(words))
-        (root / f"article-{i:04d}.txt").write_text(
-            f"Article number {i}\nA report about harbours and {body}.\n", encoding="utf-8"
-        )
-
-
 def expected(root: Path) -> dict[str, tuple[str, str]]:
-    docs = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
-        rel = path.relative_to(root).as_posix()
-        result = parse_file(
-            path.read_bytes(), path=str(path), id_base=rel, folder=rel.rpartition("/")[0]
-        )
-        docs.update({d.id: (d.title, d.body) for d in result.documents})
-    return docs
+    return {doc_id: (d.title, d.body) for doc_id, d in expected_documents(root).items()}
 
 
 def indexed(index: Path) -> dict[str, tuple[str, str]]:
-    _, ix = IndexDirectory(index).open_current()
-    with ix.searcher() as s:
-        stored = list(s.all_stored_fields())
-    ids = [d["id"] for d in stored]
-    assert len(ids) == len(set(ids)), "duplicate ids"
-    return {d["id"]: (d.get("title", ""), d.get("body", "")) for d in stored}
-
-
-def run_cli(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=True)
+    return {
+        doc_id: (d.get("title", ""), d.get("body", ""))
+        for doc_id, d in stored_documents(index).items()
+    }
 
 
 def assert_one_line_error(result, *fragments: str) -> str:
@@ -106,10 +81,9 @@ def walled(tmp_path: Path) -> tuple[Path, Path]:
 
 def secret_in_index(index: Path) -> bool:
     _, ix = IndexDirectory(index).open_current()
-    with ix.searcher() as s:
-        reader = s.reader()
+    with ix.reader() as reader:
         in_terms = any(reader.doc_frequency(f, SECRET) for f in ("title", "body"))
-        stored = any(SECRET in json.dumps(d) for d in s.all_stored_fields())
+    stored = any(SECRET in json.dumps(d) for d in stored_documents(index).values())
     return in_terms or stored
 
 

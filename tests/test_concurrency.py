@@ -23,11 +23,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import CORPORA, expected_documents, stored_documents
 
-from searchkit.documents import parse_file
 from searchkit.store import IndexDirectory
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 ROUNDS = int(os.environ.get("SEARCHKIT_CONCURRENCY_ROUNDS", "1"))
 SENTINELS = 5
 MARKER = "zqxsentinel"
@@ -35,7 +34,7 @@ EXIT_LOCKED = 3
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not SHARED.is_dir(), reason=f"real corpora not found at {SHARED}"),
+    pytest.mark.skipif(not CORPORA.is_dir(), reason=f"real corpora not found at {CORPORA}"),
 ]
 
 READER = r"""
@@ -119,34 +118,24 @@ def churn_reuters(corpus: Path, version: int) -> None:
 
 
 def expected_ids(root: Path) -> set[str]:
-    ids = set()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = path.relative_to(root).as_posix()
-        result = parse_file(
-            path.read_bytes(), path=str(path), id_base=rel, folder=rel.rpartition("/")[0]
-        )
-        ids.update(d.id for d in result.documents)
-    return ids
+    return set(expected_documents(root))
 
 
 def indexed_ids(index: Path) -> list[str]:
-    _, ix = IndexDirectory(index).open_current()
-    with ix.searcher() as s:
-        return [d["id"] for d in s.all_stored_fields()]
+    return list(stored_documents(index))
 
 
 def sentinel_versions(index: Path) -> set[int]:
-    _, ix = IndexDirectory(index).open_current()
-    with ix.searcher() as s:
-        titles = [d["title"] for d in s.all_stored_fields() if d["id"].startswith("sentinel/")]
+    stored = stored_documents(index)
+    titles = [d["title"] for doc_id, d in stored.items() if doc_id.startswith("sentinel/")]
     return {int(t.rpartition(" ")[2]) for t in titles}
 
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     root = tmp_path / "corpus"
-    shutil.copytree(SHARED / "bbc/tech", root / "bbc/tech")
-    with open(SHARED / "reuters21578/reuters.jsonl", encoding="utf-8") as f:
+    shutil.copytree(CORPORA / "bbc/tech", root / "bbc/tech")
+    with open(CORPORA / "reuters21578/reuters.jsonl", encoding="utf-8") as f:
         lines = [next(f) for _ in range(600)]
     (root / "reuters").mkdir()
     for part in range(2):

@@ -33,18 +33,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from helpers import CORPORA, stored_documents
 
 from searchkit import Index, IndexNotFound
-from searchkit.documents import parse_file
-from searchkit.store import IndexDirectory
+from searchkit.readers import parse_file
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 KILL_POINTS = int(os.environ.get("SEARCHKIT_KILL_POINTS", "12"))
 SEED = int(os.environ.get("SEARCHKIT_SEED", str(random.randrange(2**32))))
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not SHARED.is_dir(), reason=f"real corpora not found at {SHARED}"),
+    pytest.mark.skipif(not CORPORA.is_dir(), reason=f"real corpora not found at {CORPORA}"),
     pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups"),
 ]
 
@@ -67,15 +66,15 @@ def pristine(tmp_path_factory) -> Path:
     and a full build the parallel writer), plus a reserve of articles to add later."""
     base = tmp_path_factory.mktemp("crash-corpus")
     corpus, reserve = base / "corpus", base / "reserve"
-    space = sorted(os.listdir(SHARED / "20news/sci.space"))
-    autos = sorted(os.listdir(SHARED / "20news/rec.autos"))
-    tech = sorted(os.listdir(SHARED / "bbc/tech"))
-    business = sorted(os.listdir(SHARED / "bbc/business"))
-    _copy_files(SHARED / "20news/sci.space", corpus / "news/sci.space", space[:800])
-    _copy_files(SHARED / "bbc/tech", corpus / "bbc/tech", tech)
-    _copy_files(SHARED / "20news/rec.autos", reserve / "news/rec.autos", autos[:300])
-    _copy_files(SHARED / "bbc/business", reserve / "bbc/business", business[:120])
-    with open(SHARED / "reuters21578/reuters.jsonl", encoding="utf-8") as f:
+    space = sorted(os.listdir(CORPORA / "20news/sci.space"))
+    autos = sorted(os.listdir(CORPORA / "20news/rec.autos"))
+    tech = sorted(os.listdir(CORPORA / "bbc/tech"))
+    business = sorted(os.listdir(CORPORA / "bbc/business"))
+    _copy_files(CORPORA / "20news/sci.space", corpus / "news/sci.space", space[:800])
+    _copy_files(CORPORA / "bbc/tech", corpus / "bbc/tech", tech)
+    _copy_files(CORPORA / "20news/rec.autos", reserve / "news/rec.autos", autos[:300])
+    _copy_files(CORPORA / "bbc/business", reserve / "bbc/business", business[:120])
+    with open(CORPORA / "reuters21578/reuters.jsonl", encoding="utf-8") as f:
         lines = [next(f) for _ in range(1500)]
     (corpus / "reuters").mkdir()
     for part in range(3):
@@ -112,28 +111,16 @@ class Expected:
 
 def indexed(index_path: Path) -> Docs:
     """id -> (title, body, path) of every live document, read straight from Whoosh."""
-    _, ix = IndexDirectory(index_path).open_current()
-    with ix.searcher() as s:
-        stored = list(s.all_stored_fields())
-    ids = [d["id"] for d in stored]
-    dupes = sorted({i for i in ids if ids.count(i) > 1}) if len(ids) != len(set(ids)) else []
-    assert not dupes, f"duplicate ids in the index: {dupes[:10]}"
-    return {d["id"]: (d.get("title", ""), d.get("body", ""), d.get("path", "")) for d in stored}
+    return {
+        doc_id: (d.get("title", ""), d.get("body", ""), d.get("path", ""))
+        for doc_id, d in stored_documents(index_path).items()
+    }
 
 
 def answer_a_query(index_path: Path, word: str) -> int:
-    """Run a query through the public search API if it exists, else through Whoosh."""
-    if hasattr(Index, "search"):
-        with Index.open(index_path) as index:
-            results = index.search(word)
-            total = getattr(results, "total", None)
-            return total if total is not None else len(results)
-    from whoosh.qparser import MultifieldParser
-
-    _, ix = IndexDirectory(index_path).open_current()
-    with ix.searcher() as s:
-        query = MultifieldParser(["title", "body"], ix.schema).parse(word)
-        return len(s.search(query, limit=10))
+    """The number of documents a search for `word` finds, through the public API."""
+    with Index.open(index_path) as index:
+        return index.search(word).total
 
 
 def diff(actual: Docs, expected: Docs) -> str:

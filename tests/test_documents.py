@@ -15,8 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from searchkit import documents
-from searchkit.documents import CORE_FIELDS, Document, ParseResult, metadata_name, parse_file
+from searchkit import readers
+from searchkit.documents import CORE_FIELDS, Document, ParseResult, Problem, metadata_name
+from searchkit.readers import parse_file
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 needs_shared = pytest.mark.skipif(
@@ -617,7 +618,7 @@ def test_unexpected_reader_error_skips_only_that_file(monkeypatch):
     def boom(self, text):
         raise RuntimeError("reader bug")
 
-    monkeypatch.setattr(documents._Reader, "read_json_lines", boom)
+    monkeypatch.setattr(readers._Reader, "read_json_lines", boom)
     found, problems = run({"a.txt": GOOD, "b.jsonl": b'{"title": "x"}'})
     assert [d.id for d in found] == ["a.txt"]
     assert [(p.path, p.reason, p.skipped) for p in problems] == [
@@ -720,3 +721,42 @@ def test_yaml_values_of_every_type_become_text():
         "list": ("1", "2.5"),
         "true": ("x",),
     }
+
+
+# -- as_dict ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("when", "shown"),
+    [
+        (None, None),
+        (date(2020, 3, 14), "2020-03-14"),
+        (datetime(2020, 3, 14, 9, 30, tzinfo=timezone.utc), "2020-03-14T09:30:00Z"),
+    ],
+)
+def test_document_as_dict_holds_every_field_as_json_values(when, shown):
+    doc = Document(
+        id="a/b.txt",
+        title="Cocoa",
+        body="Rain in Bahia.",
+        date=when,
+        path="/corpus/a/b.txt",
+        fields={"topics": ["cocoa", "coffee"], "places": ("brazil",)},
+    )
+    data = doc.as_dict()
+    assert data == {
+        "id": "a/b.txt",
+        "title": "Cocoa",
+        "date": shown,
+        "path": "/corpus/a/b.txt",
+        "fields": {"topics": ["cocoa", "coffee"], "places": ["brazil"]},
+        "body": "Rain in Bahia.",
+    }
+    assert json.loads(json.dumps(data)) == data  # plain JSON values only
+
+
+@pytest.mark.parametrize("skipped", [True, False])
+def test_problem_as_dict_holds_path_reason_and_skipped(skipped):
+    problem = Problem("corpus/a.json: line 3", "not a JSON object", skipped=skipped)
+    expected = {"path": "corpus/a.json: line 3", "reason": "not a JSON object", "skipped": skipped}
+    assert problem.as_dict() == expected

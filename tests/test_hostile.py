@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import run_cli, stored_documents
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from searchkit import Index, SearchkitError
-from searchkit.documents import parse_file
-from searchkit.store import IndexDirectory
+from searchkit.readers import parse_file
 
 FUZZ_EXAMPLES = int(os.environ.get("SEARCHKIT_FUZZ_EXAMPLES", "30"))
 settings.register_profile(
@@ -336,12 +336,8 @@ def check_hostile_corpus(files: list[tuple[bytes, bytes]]) -> None:
             report = index.update([root])
         except SearchkitError as exc:
             raise AssertionError(f"update raised {type(exc).__name__}: {exc}") from exc
-        _, ix = IndexDirectory(index.path).open_current()
-        with ix.searcher() as s:
-            stored = list(s.all_stored_fields())
-        ids = [d["id"] for d in stored]
-        assert len(ids) == len(set(ids)), "duplicate ids in the index"
-        docs = {d["id"]: (d.get("title", ""), d.get("body", "")) for d in stored}
+        stored = stored_documents(index.path)
+        docs = {i: (d.get("title", ""), d.get("body", "")) for i, d in stored.items()}
 
         for rel, (title, body) in GOOD.items():
             assert docs.get(rel) == (title, body), f"good article {rel} lost or changed"
@@ -414,7 +410,7 @@ def test_hostile_files_survive_the_command_line(tmp_path):
 
 BILLION_LAUGHS = """
 import sys, time
-from searchkit.documents import parse_file
+from searchkit.readers import parse_file
 levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
 for prev, name in zip("abcdefgh", "bcdefghi"):
     levels.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
@@ -538,12 +534,8 @@ def assert_clean_exit(result, args) -> None:
 @settings(HOSTILE, max_examples=FUZZ_EXAMPLES * 4)
 @given(args=search_arguments())
 def test_hostile_search_options_give_a_result_or_a_clear_error(project_index, args):
-    from click.testing import CliRunner
-
-    from searchkit.cli import cli
-
     args = ["search", "--index", str(project_index), *args]
-    assert_clean_exit(CliRunner().invoke(cli, args), args)
+    assert_clean_exit(run_cli(*args), args)
 
 
 @pytest.mark.parametrize(
@@ -570,12 +562,8 @@ def test_hostile_search_options_give_a_result_or_a_clear_error(project_index, ar
     ],
 )
 def test_edge_values_of_search_options(project_index, options):
-    from click.testing import CliRunner
-
-    from searchkit.cli import cli
-
     args = ["search", "--index", str(project_index), *options, "cocoa"]
-    assert_clean_exit(CliRunner().invoke(cli, args), args)
+    assert_clean_exit(run_cli(*args), args)
 
 
 @settings(HOSTILE, max_examples=FUZZ_EXAMPLES * 2)
@@ -586,11 +574,7 @@ def test_edge_values_of_search_options(project_index, options):
     fmt=st.sampled_from(["text", "json"]),
 )
 def test_hostile_document_ids_give_a_result_or_a_clear_error(project_index, command, doc_id, fmt):
-    from click.testing import CliRunner
-
-    from searchkit.cli import cli
-
     args = [command, "--index", str(project_index), "--format", fmt, "--", doc_id]
-    result = CliRunner().invoke(cli, args)
+    result = run_cli(*args)
     assert_clean_exit(result, args)
     assert "root:x:0:0" not in result.output

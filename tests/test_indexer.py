@@ -5,64 +5,23 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from conftest import write_lock_held_elsewhere
+from helpers import Corpus, indexed, write_lock_held_elsewhere
 
 from searchkit import Document, Index, IndexLocked
 from searchkit import indexer as indexer_module
+from searchkit.dates import PartialDate
 from searchkit.errors import CorpusNotFound, NotAnIndex
 from searchkit.store import IndexDirectory
-
-
-def indexed(index_path: Path) -> dict[str, tuple[str, str, str]]:
-    """id -> (title, body, path) of every live document, read straight from Whoosh."""
-    _, ix = IndexDirectory(index_path).open_current()
-    with ix.searcher() as s:
-        docs = list(s.all_stored_fields())
-    ids = [d["id"] for d in docs]
-    assert len(ids) == len(set(ids)), f"duplicate ids in the index: {sorted(ids)}"
-    return {d["id"]: (d["title"], d["body"].strip(), d.get("path", "")) for d in docs}
 
 
 def segment_count(index_path: Path) -> int:
     _, ix = IndexDirectory(index_path).open_current()
     with ix.reader() as r:
         return len(r.leaf_readers())
-
-
-class Corpus:
-    """A corpus written by the test, with the documents it must produce computed alongside."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-        self.expected: dict[str, tuple[str, str, str]] = {}
-        self.jsonl: dict[str, list[dict]] = {}
-
-    def write_text_article(self, rel: str, title: str, body: str) -> Path:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{title}\n{body}\n", encoding="utf-8")
-        self.expected[rel] = (title, body, str(path))
-        return path
-
-    def delete(self, rel: str) -> None:
-        (self.root / rel).unlink()
-        del self.expected[rel]
-
-    def write_jsonl(self, rel: str, records: list[dict]) -> None:
-        path = self.root / rel
-        for old in self.jsonl.get(rel, []):
-            self.expected.pop(old["id"], None)
-        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-        self.jsonl[rel] = records
-        for r in records:
-            self.expected[r["id"]] = (r["title"], r["body"], str(path))
-
-    def as_index_sees_it(self) -> dict[str, tuple[str, str, str]]:
-        return {k: (t, b.strip(), p) for k, (t, b, p) in self.expected.items()}
 
 
 @pytest.fixture(params=["single-segment", "multi-segment"])
@@ -372,3 +331,50 @@ def test_an_article_of_stop_words_only_is_indexed(tmp_path):
     with Index(tmp_path / "index") as ix:
         assert ix.update([corpus.root]).added == 2
     assert indexed(tmp_path / "index") == corpus.as_index_sees_it()
+
+
+def test_stats_as_dict_reports_what_the_documents_hold(tmp_path):
+    dates = ["1987-02-26", "1987-03-01", "1988", None, "1987-02"]
+    topics = [("cocoa",), ("cocoa", "coffee"), ("grain",), (), ("cocoa",)]
+    docs = [
+        Document(
+            id=f"d{i}",
+            title=f"title {i}",
+            body=f"body {i}",
+            date=PartialDate.parse(when) if when else None,
+            fields={"topics": tags} if tags else {},
+        )
+        for i, (when, tags) in enumerate(zip(dates, topics, strict=True))
+    ]
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    with Index(tmp_path / "idx") as ix:
+        ix.add(docs[:3])
+        ix.add(docs[3:])
+        stats = ix.stats()
+    data = stats.as_dict()
+    dated = [PartialDate.parse(d) for d in dates if d]
+    keys = {
+        "year": {d.year_key for d in dated},
+        "month": {d.month_key for d in dated if d.month_key},
+        "day": {d.day_key for d in dated if d.day_key},
+        "topics": {t for tags in topics for t in tags},
+    }
+    folder = tmp_path / "idx" / IndexDirectory(tmp_path / "idx").read_meta().current
+    assert data == {
+        "path": str(tmp_path / "idx"),
+        "documents": len(docs),
+        "earliest": min(dated, key=lambda d: d.start).isoformat(),
+        "latest": max(dated, key=lambda d: d.start).isoformat(),
+        "fields": {name: len(keys[name]) for name in sorted(keys)},
+        "size_bytes": sum(f.stat().st_size for f in folder.iterdir() if f.is_file()),
+        "segments": 2,
+        "roots": [],
+        "last_update": data["last_update"],
+        "generation": folder.name,
+    }
+    assert datetime.fromisoformat(data["last_update"]) >= before
+    assert data["last_update"] == stats.last_update.isoformat()
+    assert json.loads(json.dumps(data)) == data
+    assert [f.as_dict() for f in stats.fields] == [
+        {"name": name, "distinct": len(keys[name])} for name in sorted(keys)
+    ]

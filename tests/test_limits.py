@@ -20,9 +20,9 @@ from searchkit.documents import (
     limit_index_fields,
     max_document_fields,
     max_index_fields,
-    parse_file,
 )
 from searchkit.errors import InvalidValue
+from searchkit.readers import parse_file
 
 GOOD = [
     {"id": "good-1", "title": "Cocoa harvest", "body": "Rain in Bahia helped the cocoa crop."},

@@ -9,17 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from whoosh import query as wq
 
+from searchkit.date_query import PeriodQuery, period_query, span_query
 from searchkit.dates import PartialDate, parse_when
 from searchkit.documents import Document
 from searchkit.errors import DateError, InvalidValue, QuerySyntaxError, UsageError
-from searchkit.query import (
-    MAX_QUERY_CHARS,
-    PeriodQuery,
-    QueryParser,
-    parse_where,
-    period_query,
-    span_query,
-)
+from searchkit.query import MAX_QUERY_CHARS, QueryParser, parse_where
 from searchkit.schema import build_schema, whoosh_fields
 
 NOW = datetime(2021, 1, 13, 15, 30)  # a Wednesday

@@ -1,5 +1,5 @@
 """Every query has a bounded cost: wildcards, prefixes, fuzzy terms and ranges expand to at most
-a fixed number of terms, the most frequent, and say so (searchkit.query.bound_expansions)."""
+a fixed number of terms, the most frequent, and say so (searchkit.expansion.bound_expansions)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,9 @@ import pytest
 from whoosh import query as wq
 
 from searchkit import Document, Index
-from searchkit.query import (
-    MAX_EDITS,
-    MAX_EXPANSIONS,
-    PeriodQuery,
-    QueryParser,
-    bound_expansions,
-    bound_parsed,
-    period_query,
-)
+from searchkit.date_query import PeriodQuery, period_query
+from searchkit.expansion import MAX_EDITS, MAX_EXPANSIONS, bound_expansions, bound_parsed
+from searchkit.query import QueryParser
 from searchkit.schema import text_analyzer
 
 # More distinct words than the cap, each in a different number of documents: word k is in

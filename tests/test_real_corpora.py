@@ -6,18 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REUTERS, SHARED, needs_shared
+from helpers import REUTERS, SHARED, needs_shared, stored_documents
 
 from searchkit import Index
-from searchkit.store import IndexDirectory
 
 CORPORA = SHARED / "corpora"
 
 
 def stored_ids(index_path: Path) -> list[str]:
-    _, ix = IndexDirectory(index_path).open_current()
-    with ix.searcher() as s:
-        return [fields["id"] for fields in s.all_stored_fields()]
+    return list(stored_documents(index_path))
 
 
 @needs_shared

@@ -8,14 +8,14 @@ from itertools import islice
 from pathlib import Path
 
 import pytest
-from conftest import REUTERS, SHARED, needs_shared
+from helpers import REUTERS, SHARED, needs_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from whoosh.analysis import StemmingAnalyzer
 from whoosh.analysis.filters import STOP_WORDS
 from whoosh.fields import TEXT
 
-from searchkit.documents import parse_file
+from searchkit.readers import parse_file
 from searchkit.schema import SpelledText, _fused_indexer, build_schema
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"

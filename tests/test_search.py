@@ -17,7 +17,7 @@ from collections import Counter
 from datetime import datetime, time, timedelta, timezone
 
 import pytest
-from conftest import REUTERS, needs_shared
+from helpers import REUTERS, needs_shared
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

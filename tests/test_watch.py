@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_indexer import Corpus, indexed
+from helpers import Corpus, indexed
 
 from searchkit import Index
 from searchkit import watch as watch_module

@@ -22,12 +22,16 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import expected_documents, stored_documents, write_articles
 
 from searchkit import Index
 from searchkit.store import IndexDirectory
 
 #: Seconds a failing run may take; the writer's own stall limit is set far below it.
 RUN_TIMEOUT = 90
+
+#: File names of the articles: the script below fails the worker given `art-000.txt`.
+ARTICLE_NAME = "art-{:03d}.txt"
 
 #: The script of a failing run: argv = mode, corpus, index, pid file.
 SCRIPT = textwrap.dedent(
@@ -91,22 +95,12 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def write_articles(root: Path, count: int, start: int = 0) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    for n in range(start, start + count):
-        (root / f"art-{n:03d}.txt").write_text(
-            f"Article {n}\nHarbour cranes idle, number {n} of the feed.\n", "utf-8"
-        )
-
-
 def expected(root: Path) -> dict[str, str]:
-    return {p.name: p.read_text("utf-8").splitlines()[0] for p in sorted(root.iterdir())}
+    return {doc_id: d.title for doc_id, d in expected_documents(root).items()}
 
 
 def indexed(index: Path) -> dict[str, str]:
-    _, ix = IndexDirectory(index).open_current()
-    with ix.searcher() as s:
-        return {d["id"]: d["title"] for d in s.all_stored_fields()}
+    return {doc_id: d["title"] for doc_id, d in stored_documents(index).items()}
 
 
 def alive(pid: int) -> bool:
@@ -148,10 +142,10 @@ def finish(process: subprocess.Popen, started: float) -> dict:
 def corpus_and_index(tmp_path):
     """An index of 5 articles; the corpus then gains 80 more (enough to write in parallel)."""
     corpus, index = tmp_path / "corpus", tmp_path / "index"
-    write_articles(corpus, 5, start=100)
+    write_articles(corpus, 5, start=100, name=ARTICLE_NAME)
     Index(index).update([corpus], workers=1)
     before = indexed(index), index_files(index)
-    write_articles(corpus, 80)
+    write_articles(corpus, 80, name=ARTICLE_NAME)
     return corpus, index, before
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
 from whoosh.columns import NumericColumn
@@ -27,7 +28,7 @@ class Segment:
     """One segment of an open searcher: its own searcher, the number of its first document
     in the whole index, and the key its cached arrays are stored under."""
 
-    searcher: object
+    searcher: Any  # a whoosh.searching.Searcher (Whoosh has no type annotations)
     offset: int
     key: tuple[str, str]  # (generation, segment id)
 

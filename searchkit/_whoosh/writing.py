@@ -10,6 +10,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable, Sequence
+from typing import cast
 
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import clean_files
@@ -197,7 +198,9 @@ def _gather(writers: list[_WriterProcess], *, total: int, progress: Progress | N
     while pending:
         wait_for = min(w.heard for w in pending.values()) + STALL_SECONDS - time.monotonic()
         ready = multiprocessing.connection.wait(list(pending), timeout=max(0.0, wait_for))
-        for receiver in ready:
+        for ready_one in ready:
+            # `wait` is given only the receiving ends of pipes, so it returns only those.
+            receiver = cast(multiprocessing.connection.Connection, ready_one)
             writer = pending[receiver]
             try:
                 kind, value = receiver.recv()
