@@ -75,6 +75,19 @@ class Document:
         if fields is not self.fields:
             object.__setattr__(self, "fields", fields)
 
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Document:
+        """The `Document` that `as_dict()` gave (checked like any other)."""
+        date = data.get("date")
+        return cls(
+            id=data.get("id"),  # type: ignore[arg-type]  # checked in __post_init__
+            title=data.get("title", ""),
+            body=data.get("body", ""),
+            date=PartialDate.parse(date) if isinstance(date, str) and date else date,
+            path=data.get("path", ""),
+            fields={name: tuple(values) for name, values in (data.get("fields") or {}).items()},
+        )
+
     def as_dict(self) -> dict:
         """Plain JSON-ready values: the date as ISO 8601 text (None when undated), fields as
         lists; `searchkit show --format json` prints this."""
@@ -160,8 +173,13 @@ class Problem:
         return f"{self.path}: {self.reason}"
 
     def as_dict(self) -> dict:
-        """Plain JSON-ready values: `path`, `reason`, `skipped`."""
-        return {"path": self.path, "reason": self.reason, "skipped": self.skipped}
+        """Plain JSON-ready values: `path`, `reason`, `skipped`, `unavailable`."""
+        return {
+            "path": self.path,
+            "reason": self.reason,
+            "skipped": self.skipped,
+            "unavailable": self.unavailable,
+        }
 
 
 @dataclass(frozen=True)

@@ -14,34 +14,13 @@ import json
 import os
 from collections.abc import Iterable
 
-from .dates import PartialDate
 from .documents import Document, Problem
 from .errors import IndexWriteError
 from .store import JOURNAL_FILE
 
 
 def _record(doc: Document) -> dict:
-    return {
-        "op": "add",
-        "id": doc.id,
-        "title": doc.title,
-        "body": doc.body,
-        "date": doc.date.isoformat() if doc.date else None,
-        "path": doc.path,
-        "fields": {name: list(values) for name, values in doc.fields.items()},
-    }
-
-
-def _document(record: dict) -> Document:
-    date = record.get("date")
-    return Document(
-        id=record["id"],
-        title=record.get("title", ""),
-        body=record.get("body", ""),
-        date=PartialDate.parse(date) if date else None,
-        path=record.get("path", ""),
-        fields={name: tuple(values) for name, values in record.get("fields", {}).items()},
-    )
+    return {"op": "add", **doc.as_dict()}
 
 
 class Journal:
@@ -99,7 +78,7 @@ class Journal:
                 if record["op"] == "delete":
                     live.pop(record["id"], None)
                 else:
-                    doc = _document(record)
+                    doc = Document.from_dict(record)
                     live.pop(doc.id, None)
                     live[doc.id] = doc
             except Exception as exc:  # noqa: BLE001 - any damage to a line costs that line only

@@ -24,6 +24,16 @@ def index_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No configuration file, colour or pager setting of the person running the tests: returns
+    where the tests' own configuration file would be (not written)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    for name in ("SEARCHKIT_CONFIG", "SEARCHKIT_PAGER", "PAGER", "NO_COLOR", "FORCE_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "xdg" / "searchkit" / "config.toml"
+
+
 @pytest.fixture
 def build_index(tmp_path: Path) -> Iterator:
     """`build_index(documents, segments=1, name="idx")`: an `Index` holding `documents`.

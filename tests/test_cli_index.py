@@ -28,13 +28,6 @@ def corpus(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture(autouse=True)
-def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No configuration file of the person running the tests."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv("SEARCHKIT_CONFIG", raising=False)
-
-
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()

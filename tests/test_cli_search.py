@@ -47,15 +47,6 @@ DOCS = [
 TOTAL_LINE = re.compile(r"^(\d+) hits?, showing (\d+)-(\d+) \(\d+\.\d ms\)$")
 
 
-@pytest.fixture(autouse=True)
-def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No configuration file, colour or pager setting of the person running the tests."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    for name in ("SEARCHKIT_CONFIG", "SEARCHKIT_PAGER", "PAGER", "NO_COLOR", "FORCE_COLOR"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path / "xdg" / "searchkit" / "config.toml"
-
-
 @pytest.fixture
 def index(index_location: Path) -> Index:
     """The documents above, in the index the CLI finds through $SEARCHKIT_INDEX."""
