@@ -756,7 +756,12 @@ def test_document_as_dict_holds_every_field_as_json_values(when, shown):
 
 
 @pytest.mark.parametrize("skipped", [True, False])
-def test_problem_as_dict_holds_path_reason_and_skipped(skipped):
+def test_problem_as_dict_holds_path_reason_skipped_and_unavailable(skipped):
     problem = Problem("corpus/a.json: line 3", "not a JSON object", skipped=skipped)
-    expected = {"path": "corpus/a.json: line 3", "reason": "not a JSON object", "skipped": skipped}
+    expected = {
+        "path": "corpus/a.json: line 3",
+        "reason": "not a JSON object",
+        "skipped": skipped,
+        "unavailable": False,
+    }
     assert problem.as_dict() == expected

@@ -42,6 +42,9 @@ SCRIPT = textwrap.dedent(
     from searchkit._whoosh import writing
 
     mode, corpus, index, pid_file = sys.argv[1:5]
+    # A run started in the background by a non-interactive shell inherits SIGINT ignored (as
+    # a CI job may be): Ctrl-C must reach this process as it reaches one in a terminal.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     writing.STALL_SECONDS = 2.0
     real_write_segment = writing.write_segment
 
