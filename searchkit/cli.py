@@ -182,11 +182,7 @@ def index_command(paths, index_path, rebuild, dry_run, lock_timeout, max_size, w
 def _finish_update(report, *, fmt: str, quiet: bool, dry_run: bool = False) -> None:
     """Print an update's report; a partial run (places unavailable) exits `EXIT_PARTIAL`."""
     if fmt == "json":
-        from dataclasses import asdict
-
-        data = {"version": version(), **asdict(report)}
-        data["problems"] = [asdict(p) for p in report.problems]
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps({"version": version(), **report.as_dict()}, indent=2))
     else:
         if dry_run:
             for path in report.changed_files:
@@ -244,12 +240,7 @@ def stats_command(index_path, fmt):
     with open_index(index_settings(index_path)) as index:
         stats = index.stats()
     if fmt == "json":
-        from dataclasses import asdict
-
-        data = {"version": version(), **asdict(stats)}
-        data["last_update"] = stats.last_update.isoformat() if stats.last_update else None
-        data["fields"] = {f.name: f.distinct for f in stats.fields}
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps({"version": version(), **stats.as_dict()}, indent=2))
         return
     display = output.display_path
     span = f"{stats.earliest} .. {stats.latest}" if stats.earliest else "no dated documents"

@@ -224,15 +224,7 @@ def show_command(doc_id, index_path, fmt, color, no_pager):
                 return
             doc = index.get(found[0].id)
     if fmt == "json":
-        data = {
-            "version": version(),
-            "id": doc.id,
-            "title": doc.title,
-            "date": doc.date.isoformat() if doc.date else None,
-            "path": doc.path,
-            "fields": {k: list(v) for k, v in doc.fields.items()},
-            "body": doc.body,
-        }
+        data = {"version": version(), **doc.as_dict()}
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     color = use_color(color)

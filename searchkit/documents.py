@@ -288,13 +288,3 @@ def _short_repr(value: object) -> str:
     # gigabytes of text just to show its first 80 characters.
     text = _REPR.repr(value)
     return text if len(text) <= 80 else text[:79] + "…"
-
-
-def __getattr__(name: str) -> object:
-    # Re-exported until indexer/reading import from .readers. Looked up on first use, not
-    # imported at the top: readers imports this module, so either may be imported first.
-    if name in ("parse_file", "parse_appended_lines"):
-        from . import readers
-
-        return getattr(readers, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

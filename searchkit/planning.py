@@ -51,6 +51,15 @@ class UpdateReport:
         """True if the update changed the index (or, in a dry run, would have)."""
         return bool(self.added or self.updated or self.deleted)
 
+    def as_dict(self) -> dict:
+        """Plain JSON-ready values, as `searchkit index --format json` prints them."""
+        data = {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in self.__dict__.items()
+        }
+        data["problems"] = [p.as_dict() for p in self.problems]
+        return data
+
     @property
     def partial(self) -> bool:
         """True if some place could not be read: the index is in step with the rest only."""

@@ -20,8 +20,9 @@ from .corpus import (
     size_of,
     split_signature,
 )
-from .documents import Document, Problem, parse_appended_lines, parse_file
+from .documents import Document, Problem
 from .manifest import FileEntry
+from .readers import parse_appended_lines, parse_file
 
 #: `progress(phase, done, total)`: called while files are read and documents written.
 ProgressCallback = Callable[[str, int, int], None]
@@ -244,8 +245,10 @@ class _ReaderProcess:
 
 def _reader_main(conn) -> None:
     """The body of a reading process: read each batch it is sent until the pipe closes."""
-    # Ctrl-C reaches the whole process group: the parent alone handles it (and kills us).
+    # Ctrl-C and a SIGTERM to the group reach every process: the parent alone handles them
+    # (and kills us), so that it reports the interrupt, not a worker that died of it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while True:
         try:
             batch = conn.recv()

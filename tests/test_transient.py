@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from searchkit import Index
 from searchkit.cli import cli
-from searchkit.documents import parse_file
+from searchkit.readers import parse_file
 
 #: `searchkit index` exit status for a run that could not read every place.
 EXIT_PARTIAL = 4

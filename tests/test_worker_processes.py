@@ -215,3 +215,26 @@ def test_an_interrupted_parent_stops_its_writer_processes(corpus_and_index, tmp_
     assert (indexed(index), index_files(index)) == before
     Index(index).update([corpus], workers=2)
     assert indexed(index) == expected(corpus)
+
+
+def test_parallel_writing_reports_progress_then_the_segments_it_finishes(tmp_path, monkeypatch):
+    """The writing phase counts documents as writer processes add them (every REPORT_EVERY),
+    then a "finishing segments" phase counts the segments whose files are written: the bar
+    never sits at 100% while the slowest step of a build runs."""
+    from searchkit._whoosh import writing
+
+    monkeypatch.setattr(writing, "REPORT_EVERY", 10)  # forked writers inherit it
+    corpus = tmp_path / "corpus"
+    count = 240
+    write_articles(corpus, count)
+    calls: list[tuple[str, int, int]] = []
+    with Index(tmp_path / "index") as index:
+        index.update([corpus], workers=2, progress=lambda *call: calls.append(call))
+        assert {d.id for d in index.documents()} == set(expected_documents(corpus))
+    writing_calls = [(done, total) for phase, done, total in calls if phase == "writing"]
+    finishing = [(done, total) for phase, done, total in calls if phase == "finishing segments"]
+    assert all(total == count for _, total in writing_calls)
+    done = [d for d, _ in writing_calls]
+    assert done == sorted(done) and len(done) >= count // 10 - 2  # each writer every 10 docs
+    assert 0 < max(done) < count  # 100% is the finishing phase's to say
+    assert finishing[-1] == (2, 2) and [d for d, _ in finishing] == sorted(d for d, _ in finishing)

@@ -137,6 +137,7 @@ def write_segments_in_parallel(
             started.append(
                 _WriterProcess.start(ctx, folder, chunk, fields_of, start_segment, limitmb)
             )
+            started[-1].size = len(chunk)
         return _gather(started, total=len(documents), progress=progress)
     finally:
         for writer in started:
@@ -150,6 +151,7 @@ class _WriterProcess:
         self.process = process
         self.receiver = receiver
         self.done = 0
+        self.size = 0  # documents it was given
         self.heard = time.monotonic()
 
     @classmethod
@@ -215,7 +217,13 @@ def _gather(writers: list[_WriterProcess], *, total: int, progress: Progress | N
             else:
                 raise _rebuilt_error(value)
             if progress:
-                progress("writing", sum(w.done for w in writers), total)
+                added = sum(w.done for w in writers)
+                if added < total:
+                    progress("writing", added, total)
+                else:
+                    # Every document is in a posting pool; sorting the pools and writing the
+                    # segment files is a long step of its own (a third of a build or more).
+                    progress("finishing segments", len(writers) - len(pending), len(writers))
         now = time.monotonic()
         if any(now - w.heard > STALL_SECONDS for w in pending.values()):
             raise WriterFailed(f"a writer process made no progress for {STALL_SECONDS:g} s")
@@ -224,8 +232,10 @@ def _gather(writers: list[_WriterProcess], *, total: int, progress: Progress | N
 
 def _writer_main(sender, folder, documents, fields_of, start_segment, limitmb) -> None:
     """The body of a writer process: write the segment, send it (or the error) to the parent."""
-    # Ctrl-C reaches the whole process group: the parent alone handles it (and kills us).
+    # Ctrl-C and a SIGTERM to the group reach every process: the parent alone handles them
+    # (and kills us), so that it reports the interrupt, not a worker that died of it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         segment = write_segment(
             folder,
