@@ -19,11 +19,13 @@ demo: $(STAMP)
 	$(BIN)/searchkit stats
 	$(BIN)/searchkit search "lockdown italy" --facet year --facet folder
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+# Part of `make test` (and so of CI): lint and a clean type check come before the tests.
 lint: $(STAMP)
 	$(BIN)/ruff check searchkit tests bench
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/index_bench.py

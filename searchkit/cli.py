@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from typing import cast
 
 import click
 
@@ -221,7 +222,7 @@ def _corpus_roots(paths, settings: cfg.Settings) -> list[str] | None:
     if paths:
         return list(paths)
     corpus = settings.values["corpus"]
-    return list(corpus.value) if corpus.source != cfg.DEFAULT else None
+    return list(cast(tuple, corpus.value)) if corpus.source != cfg.DEFAULT else None
 
 
 @cli.command("stats", short_help="Documents, dates, fields, size and roots of the index.")

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+from typing import cast
 
 import click
 
@@ -55,7 +56,7 @@ class SearchkitClickError(click.ClickException):
         if error.hint:
             message += f" (hint: {error.hint})"
         super().__init__(message)
-        self.exit_code = EXIT_LOCKED if isinstance(error, IndexLocked) else EXIT_ERROR
+        self.exit_code = EXIT_LOCKED if isinstance(error, IndexLocked) else EXIT_ERROR  # type: ignore[misc]  # click reads it per instance
 
 
 def library_errors(func):
@@ -181,14 +182,14 @@ def _index_flag(settings: cfg.Settings) -> str:
         return ""
     import shlex
 
-    return f" --index {shlex.quote(index.value)}"
+    return f" --index {shlex.quote(str(index.value))}"
 
 
 def _missing_index_hint(settings: cfg.Settings) -> str:
     flag = _index_flag(settings)
     corpus = settings.values["corpus"]
     if corpus.source != cfg.DEFAULT:
-        roots = ", ".join(output.display_path(r) for r in corpus.value)
+        roots = ", ".join(output.display_path(r) for r in cast(tuple, corpus.value))
         return f"run `searchkit index{flag}` to index {roots} into it"
     if os.path.isdir("corpus"):
         return f"run `searchkit index{flag}` to index ./corpus into it"

@@ -181,17 +181,17 @@ def read_config_file(path: str) -> dict[str, tuple[object, int | None]]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(path, "not UTF-8 text", line) from None
+        bad_line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(path, "not UTF-8 text", bad_line) from None
     toml = _toml()
     try:
         data = toml.loads(text)
     except toml.TOMLDecodeError as exc:
         message = str(exc)
         found = re.search(r"\(at line (\d+), column \d+\)$", message)
-        line = int(found.group(1)) if found else None
+        error_line = int(found.group(1)) if found else None
         reason = message[: found.start()].strip() if found else message
-        raise ConfigError(path, f"not valid TOML: {reason}", line) from None
+        raise ConfigError(path, f"not valid TOML: {reason}", error_line) from None
     settings: dict[str, tuple[object, int | None]] = {}
     folder = os.path.dirname(path)
     for key, value in data.items():

@@ -221,10 +221,10 @@ def _walk_root(
                 is_dir = False
             if is_dir:
                 try:
-                    st = entry.stat()
+                    folder_st: os.stat_result | None = entry.stat()
                 except OSError:
-                    st = None
-                if st is None or (st.st_dev, st.st_ino) not in excluded:
+                    folder_st = None
+                if folder_st is None or (folder_st.st_dev, folder_st.st_ino) not in excluded:
                     stack.append(path)
                 continue
             if is_corpus_documentation(name):

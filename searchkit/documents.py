@@ -83,7 +83,7 @@ class Document:
             id=data.get("id"),  # type: ignore[arg-type]  # checked in __post_init__
             title=data.get("title", ""),
             body=data.get("body", ""),
-            date=PartialDate.parse(date) if isinstance(date, str) and date else date,
+            date=PartialDate.parse(date) if isinstance(date, str) and date else date,  # type: ignore[arg-type]  # checked in __post_init__
             path=data.get("path", ""),
             fields={name: tuple(values) for name, values in (data.get("fields") or {}).items()},
         )

@@ -278,6 +278,7 @@ class Indexer:
             ix = None
             known_fields: set[str] = set()
         else:
+            assert meta is not None  # not fresh: there is a live generation
             ix = directory.open_generation(meta.current)
             old_manifest = load_live_manifest(ix, index_path=self.directory.path)
             known_fields = _metadata_fields(ix)
@@ -303,8 +304,8 @@ class Indexer:
         if dry_run:
             return plan.report(problems, started=started, dry_run=True, rebuilt=rebuild)
 
-        new_roots = tuple(roots) if fresh else _merge_roots(meta.roots, roots)
         if fresh:
+            new_roots = tuple(roots)
             directory.ensure_folder()
             keep = {meta.current} if meta is not None else set()
             # Half-built generations of interrupted rebuilds go before a new one starts.
@@ -317,6 +318,8 @@ class Indexer:
             # The replaced generation stays one round for searchers that still have it open.
             directory.remove_stale_generations({name} | keep)
         else:
+            assert meta is not None
+            new_roots = _merge_roots(meta.roots, roots)
             if new_roots != meta.roots:
                 # Recorded before the commit: a crash in between leaves a root with nothing
                 # indexed yet, which the next run fills, never documents of an unknown root.

@@ -158,6 +158,7 @@ def page(text: str, argv: list[str], *, encoding: str = "utf-8") -> bool:
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, env=env)
     except OSError:
         return False
+    assert process.stdin is not None  # started with stdin=PIPE
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         try:

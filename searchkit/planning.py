@@ -174,13 +174,13 @@ class SyncPlanner:
         tasks: list[ReadTask] = []
         kept: list[CorpusFile] = []
         for cf in files:
-            entry = self.old.files.get(cf.path)
-            if entry is None:
+            old_entry = self.old.files.get(cf.path)
+            if old_entry is None:
                 tasks.append(ReadTask(cf))
-            elif split_signature(entry.signature)[0] != cf.stat_key:
-                tasks.append(reread_task(cf, entry))
+            elif split_signature(old_entry.signature)[0] != cf.stat_key:
+                tasks.append(reread_task(cf, old_entry))
             else:
-                self.new_files[cf.path] = entry
+                self.new_files[cf.path] = old_entry
                 kept.append(cf)
         # An unchanged file that lost an id to another source claims it again when that
         # source is read anew or gone: read it whole, so that the ids settle as a rebuild.
@@ -246,6 +246,7 @@ class SyncPlanner:
             # only a whole read settles it (and names lines) as a rebuild does.
             digest = split_signature(old_entry.signature)[1]
             return read_corpus_file(ReadTask(cf, digest))
+        assert outcome.content_hash is not None  # an appended read hashed the whole file
         entry = FileEntry(
             cf.signature(outcome.content_hash),
             dict(old_entry.docs),
@@ -307,10 +308,10 @@ class SyncPlanner:
                 continue
             # The manifest keeps the hash of the document as read, so capping it again
             # next run is no change.
-            doc, p = limit_index_fields(doc, self.known_fields, self.field_limit)
-            if p is not None:
-                self.new_files[src].problems.append(p)
-                self.report_problem(p)
+            doc, capped = limit_index_fields(doc, self.known_fields, self.field_limit)
+            if capped is not None:
+                self.new_files[src].problems.append(capped)
+                self.report_problem(capped)
             old_hash = old_docs.get(doc_id)
             if old_hash is None:
                 plan.added.append(doc_id)

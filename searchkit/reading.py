@@ -8,6 +8,7 @@ import multiprocessing.connection
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from .corpus import (
     CorpusFile,
@@ -83,7 +84,7 @@ def read_corpus_file(task: ReadTask) -> FileOutcome:
     try:
         data = read_bytes(cf)
     except OutsideRoot as exc:
-        return FileOutcome(cf, None, problems=(Problem(shown, exc.strerror),))
+        return FileOutcome(cf, None, problems=(Problem(shown, exc.strerror or str(exc)),))
     except OSError as exc:
         # Permissions, a disk gone, a file swapped for a FIFO: the documents it had stay.
         reason = f"cannot read: {exc.strerror or exc}"
@@ -93,7 +94,7 @@ def read_corpus_file(task: ReadTask) -> FileOutcome:
     old_size = task.appended_after
     digest = None
     if 0 < old_size < len(data):
-        hasher = content_hasher(memoryview(data)[:old_size])
+        hasher = content_hasher(memoryview(data)[:old_size])  # type: ignore[arg-type]  # any buffer
         if hasher.hexdigest() == task.old_hash:
             hasher.update(memoryview(data)[old_size:])
             digest = hasher.hexdigest()
@@ -178,7 +179,9 @@ def _read_in_processes(
             ready = multiprocessing.connection.wait(list(busy), timeout=STALL_SECONDS)
             if not ready:
                 raise ReaderFailed(f"a reading process made no progress for {STALL_SECONDS:g} s")
-            for conn in ready:
+            for ready_one in ready:
+                # `wait` is given only the receiving ends of pipes, so it returns only those.
+                conn = cast(multiprocessing.connection.Connection, ready_one)
                 reader = busy[conn]
                 try:
                     results = conn.recv()

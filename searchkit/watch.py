@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from watchdog import events as watchdog_events
 from watchdog.events import (
@@ -121,7 +122,7 @@ class Watcher:
         self._dir_roots: tuple[str, ...] = ()
         self._file_roots: frozenset[str] = frozenset()
         self._index_places: tuple[str, ...] = ()
-        self._observer = None
+        self._observer: Any = None  # a watchdog observer, native or polling
         self._observer_name: str | None = None
         self._fallback_reason: str | None = None
         self._last_problems: frozenset[Problem] = frozenset()

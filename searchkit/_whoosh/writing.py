@@ -10,7 +10,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable, Sequence
-from typing import cast
+from typing import Any, cast
 
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import clean_files
@@ -76,7 +76,7 @@ def write_segment(
     folder: str,
     documents: Sequence,
     *,
-    fields_of: Callable[[object], dict],
+    fields_of: Callable[[Any], dict],
     start_segment: Callable[[], None],
     limitmb: int,
     on_progress: Callable[[int], None] | None = None,
@@ -117,7 +117,7 @@ def write_segments_in_parallel(
     documents: Sequence,
     *,
     workers: int,
-    fields_of: Callable[[object], dict],
+    fields_of: Callable[[Any], dict],
     start_segment: Callable[[], None],
     limitmb: int,
     progress: Progress | None,
