@@ -131,7 +131,7 @@ class Indexer:
                     plan.added.append(doc.id)
                 api.docs[doc.id] = h
                 plan.to_add.append(doc)
-            self._check_field_cap(ix, plan.to_add)
+            _check_field_cap(ix, plan.to_add)
             # Journaled before the commit (and cut back if it fails): a rebuild reads them
             # from there, since no corpus file holds them.
             self._commit_journaled(ix, plan, lambda journal: journal.record_added(plan.to_add))
@@ -187,7 +187,7 @@ class Indexer:
             _free_ids(manifest, plan.deleted)
             # Documents first, then the roots: a crash in between leaves the root recorded
             # and the next sync reads it again, never documents of a root nobody syncs.
-            self._commit(ix, plan, workers=1, progress=None)
+            _commit(ix, plan, index_path=self.directory.path, workers=1, progress=None)
             self.directory.write_meta(IndexMeta(current=meta.current, roots=remaining))
             return plan.report([], started=started, dry_run=False, rebuilt=False)
 
@@ -200,7 +200,7 @@ class Indexer:
             except OSError as exc:
                 raise IndexWriteError(self.directory.path, exc.strerror or str(exc)) from None
             try:
-                self._save_manifest(manifest, ix.storage.folder, writer.generation)
+                _save_manifest(self.directory.path, manifest, ix.storage.folder, writer.generation)
             except BaseException:
                 writer.cancel()
                 raise
@@ -311,7 +311,7 @@ class Indexer:
             # Half-built generations of interrupted rebuilds go before a new one starts.
             directory.remove_stale_generations(keep)
             name, ix = directory.new_generation()
-            self._commit(ix, plan, workers=workers, progress=progress)
+            _commit(ix, plan, index_path=self.directory.path, workers=workers, progress=progress)
             directory.write_meta(IndexMeta(current=name, roots=new_roots))
             if journal.exists():
                 journal.rewrite(api_documents)  # compacted: deletions and replacements gone
@@ -324,75 +324,12 @@ class Indexer:
                 # Recorded before the commit: a crash in between leaves a root with nothing
                 # indexed yet, which the next run fills, never documents of an unknown root.
                 directory.write_meta(IndexMeta(current=meta.current, roots=new_roots))
-            self._commit(ix, plan, workers=workers, progress=progress)
+            _commit(ix, plan, index_path=self.directory.path, workers=workers, progress=progress)
             # A killed or failed rebuild leaves a half-built generation (numbered above the
             # live one) that would hold its disk space until the next rebuild.
             older = [g for g in directory.generations() if g < meta.current]
             directory.remove_stale_generations({meta.current, *older[-1:]})
         return plan.report(problems, started=started, dry_run=False, rebuilt=rebuild)
-
-    def _commit(self, ix, plan: Plan, *, workers: int, progress: ProgressCallback | None):
-        folder = ix.storage.folder
-        if not plan.to_add and not plan.to_delete:
-            # Files whose bytes changed but whose documents did not still need their new
-            # signatures recorded, or every later sync would read them again.
-            if (
-                plan.manifest_only
-                or plan.changed_files
-                or plan.deleted_files
-                or not os.path.exists(
-                    os.path.join(folder, Manifest.filename(ix.latest_generation()))
-                )
-            ):
-                self._save_manifest(plan.manifest, folder, ix.latest_generation())
-            return
-        try:
-            writer = ix.writer(limitmb=WRITER_LIMIT_MB)
-        except OSError as exc:
-            raise IndexWriteError(self.directory.path, exc.strerror or str(exc)) from None
-        parallel = workers > 1 and len(plan.to_add) >= PARALLEL_WRITE_THRESHOLD
-        start_spelling_segment()
-        try:
-            if plan.to_delete:
-                # One searcher for all deletions: update_document would reopen a reader per
-                # call (~25 ms each on a 20k-document index).
-                searcher = writer.searcher()
-                try:
-                    for doc_id in plan.to_delete:
-                        writer.delete_by_term("id", doc_id, searcher=searcher)
-                finally:
-                    searcher.close()
-            if parallel:
-                new_segments = write_segments_in_parallel(
-                    folder,
-                    plan.to_add,
-                    workers=workers,
-                    fields_of=whoosh_fields,
-                    start_segment=start_spelling_segment,
-                    limitmb=WRITER_LIMIT_MB,
-                    progress=progress,
-                )
-            else:
-                new_segments = []
-                total = len(plan.to_add)
-                for i, doc in enumerate(plan.to_add, 1):
-                    writer.add_document(**whoosh_fields(doc))
-                    if progress and (i % 500 == 0 or i == total):
-                        progress("writing", i, total)
-            self._save_manifest(plan.manifest, folder, writer.generation)
-            commit(writer, new_segments, merge=MERGE_SEGMENTS)
-        except BaseException as exc:
-            abandon(writer, ix)
-            try:
-                Manifest.remove_others(folder, ix.latest_generation())
-            except Exception:  # noqa: BLE001 - best effort; the error being reported is the real one
-                pass
-            if isinstance(exc, OSError):
-                raise IndexWriteError(self.directory.path, exc.strerror or str(exc)) from None
-            if isinstance(exc, WriterFailed):
-                raise IndexWriteError(self.directory.path, str(exc)) from None
-            raise
-        Manifest.remove_others(folder, ix.latest_generation())
 
     def _commit_journaled(self, ix, plan: Plan, record: Callable[[Journal], None]) -> None:
         """Commit a change made through the API, with its journal line written first."""
@@ -400,25 +337,10 @@ class Indexer:
         mark = journal.size()
         record(journal)
         try:
-            self._commit(ix, plan, workers=1, progress=None)
+            _commit(ix, plan, index_path=self.directory.path, workers=1, progress=None)
         except BaseException:
             journal.roll_back(mark)
             raise
-
-    def _check_field_cap(self, ix, documents: Sequence[Document]) -> None:
-        """Refuse documents that would take the index past its metadata field cap."""
-        known = _metadata_fields(ix)
-        limit = max_index_fields()
-        for doc in documents:
-            _, problem = limit_index_fields(doc, known, limit)
-            if problem is not None:
-                raise InvalidValue("fields", f"document {doc.id!r}: {problem.reason}")
-
-    def _save_manifest(self, manifest: Manifest, folder: str, generation: int) -> None:
-        try:
-            manifest.save(folder, generation)
-        except OSError as exc:
-            raise IndexWriteError(self.directory.path, exc.strerror or str(exc)) from None
 
 
 def _mark_stale(entry: FileEntry, source: str) -> None:
@@ -450,3 +372,85 @@ def _merge_roots(old: Sequence[str], new: Sequence[str]) -> tuple[str, ...]:
         if r not in merged:
             merged.append(r)
     return tuple(merged)
+
+
+def _commit(
+    ix, plan: Plan, *, index_path: str, workers: int, progress: ProgressCallback | None
+) -> None:
+    """Write the plan into the index (deletions, new segments, its manifest) and commit."""
+    folder = ix.storage.folder
+    if not plan.to_add and not plan.to_delete:
+        # Files whose bytes changed but whose documents did not still need their new
+        # signatures recorded, or every later sync would read them again.
+        if (
+            plan.manifest_only
+            or plan.changed_files
+            or plan.deleted_files
+            or not os.path.exists(os.path.join(folder, Manifest.filename(ix.latest_generation())))
+        ):
+            _save_manifest(index_path, plan.manifest, folder, ix.latest_generation())
+        return
+    try:
+        writer = ix.writer(limitmb=WRITER_LIMIT_MB)
+    except OSError as exc:
+        raise IndexWriteError(index_path, exc.strerror or str(exc)) from None
+    parallel = workers > 1 and len(plan.to_add) >= PARALLEL_WRITE_THRESHOLD
+    start_spelling_segment()
+    try:
+        if plan.to_delete:
+            # One searcher for all deletions: update_document would reopen a reader per
+            # call (~25 ms each on a 20k-document index).
+            searcher = writer.searcher()
+            try:
+                for doc_id in plan.to_delete:
+                    writer.delete_by_term("id", doc_id, searcher=searcher)
+            finally:
+                searcher.close()
+        if parallel:
+            new_segments = write_segments_in_parallel(
+                folder,
+                plan.to_add,
+                workers=workers,
+                fields_of=whoosh_fields,
+                start_segment=start_spelling_segment,
+                limitmb=WRITER_LIMIT_MB,
+                progress=progress,
+            )
+        else:
+            new_segments = []
+            total = len(plan.to_add)
+            for i, doc in enumerate(plan.to_add, 1):
+                writer.add_document(**whoosh_fields(doc))
+                if progress and (i % 500 == 0 or i == total):
+                    progress("writing", i, total)
+        _save_manifest(index_path, plan.manifest, folder, writer.generation)
+        commit(writer, new_segments, merge=MERGE_SEGMENTS)
+    except BaseException as exc:
+        abandon(writer, ix)
+        try:
+            Manifest.remove_others(folder, ix.latest_generation())
+        except Exception:  # noqa: BLE001 - best effort; the error being reported is the real one
+            pass
+        if isinstance(exc, OSError):
+            raise IndexWriteError(index_path, exc.strerror or str(exc)) from None
+        if isinstance(exc, WriterFailed):
+            raise IndexWriteError(index_path, str(exc)) from None
+        raise
+    Manifest.remove_others(folder, ix.latest_generation())
+
+
+def _save_manifest(index_path: str, manifest: Manifest, folder: str, generation: int) -> None:
+    try:
+        manifest.save(folder, generation)
+    except OSError as exc:
+        raise IndexWriteError(index_path, exc.strerror or str(exc)) from None
+
+
+def _check_field_cap(ix, documents: Sequence[Document]) -> None:
+    """Refuse documents that would take the index past its metadata field cap."""
+    known = _metadata_fields(ix)
+    limit = max_index_fields()
+    for doc in documents:
+        _, problem = limit_index_fields(doc, known, limit)
+        if problem is not None:
+            raise InvalidValue("fields", f"document {doc.id!r}: {problem.reason}")
