@@ -118,13 +118,7 @@ class Watcher:
             index if lock_timeout is None else Index(index.path, lock_timeout=lock_timeout)
         )
 
-        self._roots: tuple[str, ...] = ()
-        self._dir_roots: tuple[str, ...] = ()
-        self._file_roots: frozenset[str] = frozenset()
-        self._index_places: tuple[str, ...] = ()
-        self._observer: Any = None  # a watchdog observer, native or polling
-        self._observer_name: str | None = None
-        self._fallback_reason: str | None = None
+        self._observation = _Observation(self._note_change)
         self._last_problems: frozenset[Problem] = frozenset()
 
         # Shared with the observer thread and stop(); reentrant because stop() may run in a
@@ -148,28 +142,29 @@ class Watcher:
     @property
     def roots(self) -> tuple[str, ...]:
         """The corpus roots watched (absolute); empty until watching begins."""
-        return self._roots
+        return self._observation.roots
 
     @property
     def observer_name(self) -> str | None:
         """`"inotify"`, `"fsevents"`, `"kqueue"`, `"windowsapi"` or `"polling"`; None before."""
-        return self._observer_name
+        return self._observation.observer_name
 
     @property
     def fallback_reason(self) -> str | None:
         """Why native events could not be used and polling is, when that happened."""
-        return self._fallback_reason
+        return self._observation.fallback_reason
 
     @property
     def method(self) -> str | None:
         """How changes are seen, for a log line: `inotify events`, `polling every 1s (...)`."""
-        if self._observer_name is None:
+        name, reason = self._observation.observer_name, self._observation.fallback_reason
+        if name is None:
             return None
-        if self._observer_name != "polling":
-            return f"{self._observer_name} events"
+        if name != "polling":
+            return f"{name} events"
         method = f"polling every {self.poll_interval:g}s"
-        if self._fallback_reason:
-            method += f" (native events unavailable: {self._fallback_reason})"
+        if reason:
+            method += f" (native events unavailable: {reason})"
         return method
 
     @property
@@ -200,7 +195,7 @@ class Watcher:
                 try:
                     self._watch()
                 finally:
-                    self._close_observer()
+                    self._observation.close()
         except BaseException as exc:
             self._error = exc  # before _finished: whoever waits on that may read it at once
             raise
@@ -266,13 +261,13 @@ class Watcher:
         roots = self._known_roots()
         if roots is not None:
             # Watch before catching up: a change made during the catch-up is not missed.
-            self._start_observer(roots)
+            self._observe(roots)
         if not self._catch_up():
             return
         if roots is None:
             # A new index: its roots are known only now. Changes made between the catch-up
             # and the observer's start had no one listening, so look once more.
-            self._start_observer(self._known_roots() or ())
+            self._observe(self._known_roots() or ())
             self._note_change()
         self._watching.set()
         while self._next_round():
@@ -363,6 +358,11 @@ class Watcher:
         if self.on_batch is not None:
             self.on_batch(report)
 
+    def _observe(self, roots: Sequence[str]) -> None:
+        self._observation.start(
+            roots, index_path=self.index.path, poll=self.poll, interval=self.poll_interval
+        )
+
     def _report_error(self, error: SearchkitError) -> None:
         if self.on_error is not None:
             self.on_error(error)
@@ -371,15 +371,30 @@ class Watcher:
 
     # -- file events ---------------------------------------------------------------------------
 
-    def _start_observer(self, roots: Sequence[str]) -> None:
-        roots = resolve_roots(roots, known=roots)[0]  # one removed meanwhile is left out
-        self._roots = tuple(roots)
+
+class _Observation:
+    """Which file-system events concern an index, and the watchdog observer delivering them."""
+
+    def __init__(self, on_change: Callable[[], None]) -> None:
+        self.on_change = on_change
+        self.roots: tuple[str, ...] = ()
+        self.observer_name: str | None = None
+        self.fallback_reason: str | None = None
+        self._dir_roots: tuple[str, ...] = ()
+        self._file_roots: frozenset[str] = frozenset()
+        self._index_places: tuple[str, ...] = ()
+        self._observer: Any = None  # a watchdog observer, native or polling
+
+    def start(self, roots: Sequence[str], *, index_path: str, poll: bool, interval: float) -> None:
+        """Watch the roots that exist (a root removed meanwhile is left out)."""
+        roots = resolve_roots(roots, known=roots)[0]
+        self.roots = tuple(roots)
         # Folders are watched by their real paths: watchdog reports nothing under a root named
         # through a symlink, and so events name real paths.
         self._dir_roots = tuple(os.path.realpath(r) for r in roots if os.path.isdir(r))
         # The index's own folder, whatever name leads to it: its commits must not wake the
         # watcher.
-        self._index_places = (self.index.path, os.path.realpath(self.index.path))
+        self._index_places = (index_path, os.path.realpath(index_path))
         # A file root is watched through its (real) folder: an editor or a feed replaces a
         # file by renaming a new one over it, which a watch on the file itself would not survive.
         real_file_roots = {
@@ -391,7 +406,7 @@ class Watcher:
         watches = {r: True for r in self._dir_roots}
         for r in sorted(real_file_roots):
             watches.setdefault(os.path.dirname(r), False)
-        if not self.poll:
+        if not poll:
             observer = None
             try:
                 observer = Observer()
@@ -399,28 +414,30 @@ class Watcher:
                 observer.start()
             except OSError as exc:
                 # inotify's watch or instance limit, an API the platform lacks: poll instead.
-                self._fallback_reason = exc.strerror or str(exc)
+                self.fallback_reason = exc.strerror or str(exc)
                 if observer is not None:
                     _discard(observer)
             else:
-                self._observer, self._observer_name = observer, _observer_name(observer)
+                self._observer, self.observer_name = observer, _observer_name(observer)
                 return
-        observer = PollingObserver(timeout=self.poll_interval)
+        observer = PollingObserver(timeout=interval)
         self._schedule(observer, watches)
         observer.start()
-        self._observer, self._observer_name = observer, "polling"
+        self._observer, self.observer_name = observer, "polling"
 
     def _schedule(self, observer, watches: dict[str, bool]) -> None:
-        handler = _EventHandler(self)
+        handler = _EventHandler(self.on_change, self.relevant)
         for folder, recursive in watches.items():
             observer.schedule(handler, folder, recursive=recursive, event_filter=_CHANGE_EVENTS)
 
-    def _close_observer(self) -> None:
+    def close(self) -> None:
+        """Stop the observer, if one runs."""
         observer, self._observer = self._observer, None
         if observer is not None:
             _discard(observer)
 
-    def _relevant(self, event: FileSystemEvent) -> bool:
+    def relevant(self, event: FileSystemEvent) -> bool:
+        """True for an event under a watched root and not inside the index."""
         paths = [os.fsdecode(event.src_path)]
         if event.dest_path:
             paths.append(os.fsdecode(event.dest_path))
@@ -436,13 +453,16 @@ class Watcher:
 class _EventHandler(FileSystemEventHandler):
     """Runs on the observer's thread: only notes the time of a change."""
 
-    def __init__(self, watcher: Watcher) -> None:
+    def __init__(
+        self, on_change: Callable[[], None], relevant: Callable[[FileSystemEvent], bool]
+    ) -> None:
         super().__init__()
-        self.watcher = watcher
+        self.on_change = on_change
+        self.relevant = relevant
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if self.watcher._relevant(event):
-            self.watcher._note_change()
+        if self.relevant(event):
+            self.on_change()
 
 
 def _observer_name(observer) -> str:
