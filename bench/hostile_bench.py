@@ -33,7 +33,6 @@ import pstats
 import random
 import re
 import resource
-import shutil
 import statistics
 import string
 import subprocess
@@ -47,6 +46,7 @@ SHARED = ROOT.parent / "shared"
 REUTERS = SHARED / "corpora" / "reuters21578" / "reuters.jsonl"
 RESULTS = ROOT / "bench" / "results" / "hostile.json"
 sys.path.insert(0, str(ROOT))
+from common import searchkit_reuters  # noqa: E402
 
 SEED = 8
 SLOW_MS = 1000.0
@@ -118,22 +118,6 @@ def hostile_queries(vocabulary: list[str]) -> list[tuple[str, str]]:
 
 
 # -- measuring -------------------------------------------------------------------------------
-
-
-def reuters_index(workdir: Path) -> Path:
-    from searchkit import Index
-
-    path = workdir / "reuters-searchkit"
-    marker = path / ".complete"
-    if not marker.exists():
-        shutil.rmtree(path, ignore_errors=True)
-        print(f"building the searchkit index of {REUTERS.name} in {path} ...", flush=True)
-        started = time.perf_counter()
-        with Index(path) as ix:
-            ix.update([REUTERS])
-        marker.write_text("")
-        print(f"  {time.perf_counter() - started:.0f} s", flush=True)
-    return path
 
 
 def elapsed_ms(run) -> tuple[float, float, object]:
@@ -275,7 +259,7 @@ def main() -> None:
         f"workdir {args.workdir}",
         flush=True,
     )
-    index = reuters_index(args.workdir)
+    index = searchkit_reuters(args.workdir, REUTERS)
     queries = hostile_queries(reuters_words())
     if args.only:
         queries = [(label, q) for label, q in queries if args.only in label]

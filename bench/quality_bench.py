@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 import os
 import random
 import re
@@ -53,6 +52,7 @@ IR = Path(os.environ.get("SEARCHKIT_IR") or ROOT.parent / "shared" / "ir")
 COLLECTIONS = ("adi", "cran", "cisi", "med")
 TARGET_COLLECTIONS = ("cran", "cisi", "med")
 sys.path.insert(0, str(ROOT))
+from common import average_precision_at, ndcg_at  # noqa: E402
 
 #: A ranking function: query text -> document ids, best first (at most 100).
 Search = Callable[[str], list[str]]
@@ -89,25 +89,6 @@ def load_collection(name: str, root: Path = IR) -> Collection:
             if any(g > 0 for g in qrels.get(qid, {}).values()):
                 queries.append((qid, text))
     return Collection(name, docs, queries, qrels)
-
-
-def ndcg_at(ranked: list[str], grades: dict[str, int], k: int = 10) -> float:
-    """nDCG with linear gains (the grade) and a log2 discount, as in search_bench.py."""
-    dcg = sum(grades.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
-    ideal = sorted((g for g in grades.values() if g > 0), reverse=True)[:k]
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
-
-
-def average_precision_at(ranked: list[str], grades: dict[str, int], k: int = 100) -> float:
-    """Average precision over the first k, divided by every relevant document (trec_eval's)."""
-    relevant = sum(1 for g in grades.values() if g > 0)
-    found, total = 0, 0.0
-    for i, d in enumerate(ranked[:k]):
-        if grades.get(d, 0) > 0:
-            found += 1
-            total += found / (i + 1)
-    return total / relevant if relevant else 0.0
 
 
 def precision_at(ranked: list[str], grades: dict[str, int], k: int = 10) -> float:

@@ -196,20 +196,9 @@ def stop_words() -> frozenset[str]:
 
 def title_queries(records: list[dict], count: int, seed: int) -> list[str]:
     """`count` queries of 1-3 consecutive title words (3+ letters, no stop words)."""
-    import random
+    from common import title_queries as common_title_queries
 
-    rng = random.Random(seed)
-    stop = stop_words()
-    queries: list[str] = []
-    while len(queries) < count:
-        words = [w.lower() for w in re.findall(r"[A-Za-z]{3,}", rng.choice(records)["title"])]
-        words = [w for w in words if w not in stop]
-        if not words:
-            continue
-        n = rng.randint(1, min(3, len(words)))
-        start = rng.randint(0, len(words) - n)
-        queries.append(" ".join(words[start : start + n]))
-    return queries
+    return common_title_queries([r["title"] for r in records], count, seed, stop_words())
 
 
 def common_words(records: list[dict], count: int) -> list[str]:

@@ -27,10 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import random
-import re
 import shutil
 import statistics
 import subprocess
@@ -46,6 +43,8 @@ IR = SHARED / "ir"
 COLLECTIONS = ("cran", "cisi", "med")
 FACETS = ("topics", "month")
 sys.path.insert(0, str(ROOT))
+from common import average_precision_at, ndcg_at, searchkit_reuters  # noqa: E402
+from common import title_queries as common_title_queries  # noqa: E402
 
 TARGET_INPROCESS_P50_MS = 5.0
 TARGET_CLI_P50_MS = 250.0
@@ -80,34 +79,7 @@ def title_queries(records: list[dict], count: int, seed: int) -> list[str]:
     """`count` queries of 1-3 consecutive words (3+ letters, no stop words) from titles."""
     from whoosh.analysis import STOP_WORDS
 
-    rng = random.Random(seed)
-    queries = []
-    while len(queries) < count:
-        title = rng.choice(records)["title"]
-        words = [w.lower() for w in re.findall(r"[A-Za-z]{3,}", title)]
-        words = [w for w in words if w not in STOP_WORDS]
-        if not words:
-            continue
-        n = rng.randint(1, min(3, len(words)))
-        start = rng.randint(0, len(words) - n)
-        queries.append(" ".join(words[start : start + n]))
-    return queries
-
-
-def searchkit_reuters(workdir: Path) -> Path:
-    from searchkit import Index
-
-    path = workdir / "reuters-searchkit"
-    marker = path / ".complete"
-    if not marker.exists():
-        shutil.rmtree(path, ignore_errors=True)
-        print(f"building the searchkit index of {REUTERS.name} in {path} ...", flush=True)
-        started = time.perf_counter()
-        with Index(path) as ix:
-            ix.update([REUTERS])
-        marker.write_text("")
-        print(f"  {time.perf_counter() - started:.0f} s", flush=True)
-    return path
+    return common_title_queries([r["title"] for r in records], count, seed, STOP_WORDS)
 
 
 def whoosh_reuters(workdir: Path, records: list[dict]) -> Path:
@@ -267,24 +239,6 @@ def load_collection(name: str):
             qid, _, docid, rel = line.split()
             qrels.setdefault(qid, {})[docid] = int(rel)
     return docs, [(q, t) for q, t in queries if q in qrels], qrels
-
-
-def ndcg_at(ranked: list[str], rels: dict[str, int], k: int = 10) -> float:
-    """nDCG with linear gains (the relevance grade) and a log2 discount."""
-    dcg = sum(rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
-    ideal = sorted((r for r in rels.values() if r > 0), reverse=True)[:k]
-    idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
-
-
-def average_precision_at(ranked: list[str], rels: dict[str, int], k: int = 100) -> float:
-    relevant = sum(1 for r in rels.values() if r > 0)
-    found, total = 0, 0.0
-    for i, d in enumerate(ranked[:k]):
-        if rels.get(d, 0) > 0:
-            found += 1
-            total += found / (i + 1)
-    return total / relevant if relevant else 0.0
 
 
 def score(queries, qrels, rankings: list[list[str]]) -> tuple[float, float]:
