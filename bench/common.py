@@ -7,6 +7,7 @@ import math
 import random
 import re
 import shutil
+import statistics
 import time
 from pathlib import Path
 
@@ -63,3 +64,13 @@ def average_precision_at(ranked: list[str], grades: dict[str, int], k: int = 100
             found += 1
             total += found / (i + 1)
     return total / relevant if relevant else 0.0
+
+
+def summary(times_ms: list[float]) -> dict:
+    """p50, p95 and count of a list of timings."""
+    ordered = sorted(times_ms)
+    return {
+        "p50": statistics.median(ordered),
+        "p95": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
+        "n": len(ordered),
+    }

@@ -52,6 +52,8 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+from common import summary  # bench/ is the script's folder, so on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -401,15 +403,6 @@ CHILDREN = {
 
 
 # -- measuring -------------------------------------------------------------------------------
-
-
-def summary(times_ms: list[float]) -> dict:
-    ordered = sorted(times_ms)
-    return {
-        "p50": statistics.median(ordered),
-        "p95": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
-        "n": len(ordered),
-    }
 
 
 def child_env(workdir: Path) -> dict:

@@ -43,7 +43,7 @@ IR = SHARED / "ir"
 COLLECTIONS = ("cran", "cisi", "med")
 FACETS = ("topics", "month")
 sys.path.insert(0, str(ROOT))
-from common import average_precision_at, ndcg_at, searchkit_reuters  # noqa: E402
+from common import average_precision_at, ndcg_at, searchkit_reuters, summary  # noqa: E402
 from common import title_queries as common_title_queries  # noqa: E402
 
 TARGET_INPROCESS_P50_MS = 5.0
@@ -117,15 +117,6 @@ def whoosh_reuters(workdir: Path, records: list[dict]) -> Path:
 
 
 # -- measuring -------------------------------------------------------------------------------
-
-
-def summary(times_ms: list[float]) -> dict:
-    ordered = sorted(times_ms)
-    return {
-        "p50": statistics.median(ordered),
-        "p95": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
-        "n": len(ordered),
-    }
 
 
 def time_each(run, queries: list[str]) -> list[float]:
