@@ -27,9 +27,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check searchkit tests bench
 	$(BIN)/mypy
 
+# The benchmarks that fit in minutes; bench/scale_bench.py (100k-500k articles) takes hours.
 bench: $(STAMP)
 	$(BIN)/python bench/index_bench.py
 	$(BIN)/python bench/search_bench.py
+	$(BIN)/python bench/quality_bench.py
+	$(BIN)/python bench/hostile_bench.py
 
 # Everything an index directory gets (searchkit.json, locks, generations, temporary files),
 # but the tracked index/.gitignore that keeps the folder in a fresh clone: a pointer left behind
