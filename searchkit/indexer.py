@@ -78,7 +78,11 @@ class Indexer:
             workers = 1
         meta = self._read_meta_if_any(tolerate_corrupt=rebuild)
         recorded = meta.roots if meta is not None else ()
-        roots, missing = resolve_roots(paths or recorded or ["corpus"], known=recorded)
+        wanted = list(paths or recorded or ["corpus"])
+        if rebuild and paths:
+            # A rebuild keeps every recorded root: dropping one is `forget`, never a side effect.
+            wanted += [r for r in recorded if r not in wanted]
+        roots, missing = resolve_roots(wanted, known=recorded)
         check_outside_index(roots, self.directory.path)
         if rebuild and missing:
             raise UsageError(
@@ -167,6 +171,7 @@ class Indexer:
         """
         started = time.monotonic()
         targets = list(dict.fromkeys(os.path.abspath(os.fspath(r)) for r in roots))
+        self.directory.read_meta()  # no index: IndexNotFound, never an empty index made here
         with self.directory.write_lock(self.lock_timeout):
             meta, ix, manifest = self._open_for_write()
             for target in targets:
@@ -294,6 +299,7 @@ class Indexer:
             raise IndexWriteError(directory.path, f"{exc}; nothing was written") from None
         journal = Journal(directory.path)
         api_documents: list[Document] = []
+        journal_problems: list[Problem] = []
         if fresh:
             # A rebuild (or a repair) keeps what was added through the API.
             api_documents, journal_problems = journal.documents()
@@ -303,6 +309,13 @@ class Indexer:
         plan = planner.plan(present={cf.path for cf in files})
         if dry_run:
             return plan.report(problems, started=started, dry_run=True, rebuilt=rebuild)
+        unreadable = [p.path for p in problems if p.unavailable]
+        if meta is not None and fresh and unreadable:
+            # A rebuild starts from nothing: it could not keep what those places held.
+            raise UsageError(
+                f"cannot read {unreadable[0]} now: a rebuild would drop what was indexed from "
+                "it; run it again when it can be read (`searchkit index` keeps it meanwhile)"
+            )
 
         if fresh:
             new_roots = tuple(roots)
@@ -313,8 +326,10 @@ class Indexer:
             name, ix = directory.new_generation()
             _commit(ix, plan, index_path=self.directory.path, workers=workers, progress=progress)
             directory.write_meta(IndexMeta(current=name, roots=new_roots))
-            if journal.exists():
-                journal.rewrite(api_documents)  # compacted: deletions and replacements gone
+            if journal.exists() and not journal_problems:
+                # Compacted: deletions and replacements gone. A damaged journal stays as it
+                # is, for a person to look at, rather than lose its damaged lines for good.
+                journal.rewrite(api_documents)
             # The replaced generation stays one round for searchers that still have it open.
             directory.remove_stale_generations({name} | keep)
         else:
@@ -335,8 +350,8 @@ class Indexer:
         """Commit a change made through the API, with its journal line written first."""
         journal = Journal(self.directory.path)
         mark = journal.size()
-        record(journal)
         try:
+            record(journal)
             _commit(ix, plan, index_path=self.directory.path, workers=1, progress=None)
         except BaseException:
             journal.roll_back(mark)

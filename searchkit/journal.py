@@ -108,8 +108,16 @@ class Journal:
         if not data:
             return
         try:
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(data)
+            with open(self.path, "a+b") as f:
+                # A line cut short (a crash or a full disk during an earlier append) would
+                # swallow this one: cut the journal back to its last complete line first.
+                end = f.seek(0, os.SEEK_END)
+                if end:
+                    f.seek(end - 1)
+                    if f.read(1) != b"\n":
+                        f.seek(0)
+                        f.truncate(f.read().rfind(b"\n") + 1)  # 0: the only line was cut
+                f.write(data.encode("utf-8"))
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as exc:

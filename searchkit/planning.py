@@ -220,7 +220,10 @@ class SyncPlanner:
         if outcome.unchanged:
             assert old_entry is not None
             self.new_files[cf.path] = FileEntry(
-                cf.signature(outcome.content_hash), old_entry.docs, old_entry.problems
+                cf.signature(outcome.content_hash),
+                old_entry.docs,
+                old_entry.problems,
+                list(old_entry.shadowed),  # still claimed: taken up if the winner lets go
             )
             self.manifest_only = True
             for p in old_entry.problems:
@@ -251,6 +254,7 @@ class SyncPlanner:
             cf.signature(outcome.content_hash),
             dict(old_entry.docs),
             [*old_entry.problems, *outcome.problems],
+            list(old_entry.shadowed),
         )
         for p in entry.problems:  # as a whole read would report them
             self.report_problem(p)

@@ -142,3 +142,50 @@ def test_an_api_document_replacing_a_file_document_keeps_replacing_it(tmp_path: 
         os.utime(corpus / "wire.jsonl", ns=(1, 1))  # touched: re-read, still loses
         ix.update()
         assert ix.get("wire-1").title == "Corrected by hand"
+
+
+def test_a_touched_losing_file_keeps_its_claim(tmp_path: Path) -> None:
+    """A stat change without new bytes (a touch) must not make a file forget an id it lost."""
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    write_records(corpus / "a.jsonl", {"id": "X", "title": "From a"})
+    write_records(corpus / "b.jsonl", {"id": "X", "title": "From b"})
+    with Index(index) as ix:
+        ix.update([corpus])
+        os.utime(corpus / "b.jsonl", ns=(10**18, 10**18))
+        assert ix.update().unchanged == 1
+        (corpus / "a.jsonl").unlink()
+        ix.update()
+    assert stored(index) == rebuilt(corpus, tmp_path) == {"X": ("From b", str(corpus / "b.jsonl"))}
+
+
+def test_a_rebuild_with_paths_keeps_the_other_recorded_roots(tmp_path: Path) -> None:
+    news, wire, index = tmp_path / "news", tmp_path / "wire", tmp_path / "index"
+    write_records(news / "n.jsonl", {"id": "n1", "title": "News"})
+    write_records(wire / "w.jsonl", {"id": "w1", "title": "Wire"})
+    with Index(index) as ix:
+        ix.update([news, wire])
+        ix.update([news], rebuild=True)
+        assert {d.id for d in ix.documents()} == {"n1", "w1"}
+        assert set(ix.stats().roots) == {str(news), str(wire)}
+
+
+def test_a_journal_line_cut_short_does_not_swallow_the_next_add(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a rebuild without roots reads ./corpus: there is none here
+    (tmp_path / "corpus").mkdir()
+    index = tmp_path / "index"
+    with Index(index) as ix:
+        ix.add([Document(id="a", title="First")])
+        with open(index / "api-documents.jsonl", "a", encoding="utf-8") as f:
+            f.write('{"op": "add", "id": "zz", "tit')  # a crash in the middle of an append
+        ix.add([Document(id="b", title="Second")])
+        report = ix.update(rebuild=True)
+        assert not report.problems, report.problems
+        assert {d.id for d in ix.documents()} == {"a", "b"}
+
+
+def test_forget_on_a_missing_index_creates_nothing(tmp_path: Path) -> None:
+    run = CliRunner().invoke(cli, ["forget", str(tmp_path), "--index", str(tmp_path / "none")])
+    assert run.exit_code == 2 and "no index" in run.stderr, run.output
+    assert not (tmp_path / "none").exists()

@@ -259,3 +259,28 @@ def test_a_missing_new_path_is_still_an_error(tmp_path: Path) -> None:
     run = runner.invoke(cli, ["index", str(tmp_path / "nope"), "--index", str(tmp_path / "ix")])
     assert run.exit_code == 2
     assert "corpus path not found" in run.stderr
+
+
+def test_a_rebuild_refuses_to_drop_what_it_cannot_read(tmp_path: Path, monkeypatch) -> None:
+    """A rebuild starts from nothing, so it cannot keep an unreadable folder's documents: it
+    refuses, and the live index keeps them (the incremental run keeps them too)."""
+    from searchkit import corpus as corpus_module
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    write(corpus / "a.txt", "Article a")
+    write(corpus / "sub" / "b.txt", "Article b")
+    with Index(index) as ix:
+        ix.update([corpus])
+        real_scandir = os.scandir
+
+        def scandir(path):
+            if os.fspath(path) == str(corpus / "sub"):
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return real_scandir(path)
+
+        monkeypatch.setattr(corpus_module.os, "scandir", scandir)
+        assert ix.update().partial
+        run = CliRunner().invoke(cli, ["index", "--rebuild", "--index", str(index)])
+        assert run.exit_code == 2, run.output
+        assert "rebuild would drop" in run.stderr
+        assert {d.id for d in ix.documents()} == {"a.txt", "sub/b.txt"}
