@@ -9,6 +9,7 @@ the id go. `UpdateReport` is what a sync did, counted in documents.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -160,6 +161,21 @@ class SyncPlanner:
         # listed: a transient problem must not delete articles.
         skipped_paths = {p.path for p in scan_problems}
         unavailable = [p.path for p in scan_problems if p.unavailable]
+        # An unmounted disk usually leaves its mount point behind, empty: a folder root that
+        # now holds no file at all, where the index holds some, is taken as unavailable.
+        holding = {cf.root for cf in files}
+        for root in roots:
+            if root in holding or not os.path.isdir(root):
+                continue
+            if any(src != API_SOURCE and is_under(src, root) for src in self.old.files):
+                reason = (
+                    "corpus root is empty (an unmounted disk?): what was indexed from it is "
+                    f"kept; `searchkit forget {root}` drops it"
+                )
+                problem = Problem(root, reason, unavailable=True)
+                scan_problems = [*scan_problems, problem]
+                unavailable.append(root)
+                self.report_problem(problem)
         for src, entry in self.old.files.items():
             in_scope = src != API_SOURCE and any(is_under(src, r) for r in roots)
             if (

@@ -284,3 +284,24 @@ def test_a_rebuild_refuses_to_drop_what_it_cannot_read(tmp_path: Path, monkeypat
         assert run.exit_code == 2, run.output
         assert "rebuild would drop" in run.stderr
         assert {d.id for d in ix.documents()} == {"a.txt", "sub/b.txt"}
+
+
+def test_an_emptied_root_is_taken_for_an_unmounted_disk(tmp_path: Path) -> None:
+    """Unmounting leaves the mount point behind, empty: its documents stay (exit 4) until
+    the disk is back or the root is forgotten."""
+    news, wire, index = tmp_path / "news", tmp_path / "wire", tmp_path / "index"
+    write(news / "n0.txt", "News")
+    write(wire / "w0.txt", "Wire")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["index", str(news), str(wire), "--index", str(index)]).exit_code == 0
+    moved = tmp_path / "elsewhere"
+    news.rename(moved)
+    news.mkdir()  # the empty mount point
+    run = runner.invoke(cli, ["index", "--index", str(index)])
+    assert run.exit_code == EXIT_PARTIAL, run.output
+    assert len(warning_lines(run.stderr, str(news), "empty")) == 1, run.stderr
+    assert indexed_ids(index) == {"n0.txt", "w0.txt"}
+    news.rmdir()
+    moved.rename(news)
+    assert runner.invoke(cli, ["index", "--index", str(index)]).exit_code == 0
+    assert indexed_ids(index) == {"n0.txt", "w0.txt"}
