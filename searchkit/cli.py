@@ -103,15 +103,23 @@ lock_timeout_option = click.option(
     show_default=True,
     help="Seconds to wait for another writer.",
 )
+
+
+def text_or_json_option(help: str):
+    """`--format text|json`, text by default: for the commands whose output is one report
+    (search, show and similar take the configured format: `cli_common.format_option`)."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help=help,
+    )
+
+
 #: `--format text|json` for the commands that report an update.
-report_format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Summary as text (stderr) or JSON (stdout).",
-)
+report_format_option = text_or_json_option("Summary as text (stderr) or JSON (stdout).")
 
 
 @cli.command("index", short_help="Index corpus folders and files; again to sync changes.")
@@ -227,14 +235,7 @@ def _corpus_roots(paths, settings: cfg.Settings) -> list[str] | None:
 
 @cli.command("stats", short_help="Documents, dates, fields, size and roots of the index.")
 @index_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for programs.",
-)
+@text_or_json_option("text for people, json for programs.")
 @library_errors
 def stats_command(index_path, fmt):
     """Document count, date span, facet fields, size, segments, roots, last update."""
@@ -323,14 +324,7 @@ def watch_command(paths, index_path, delay, poll, quiet):
 
 @cli.command("config", short_help="Print the effective settings and where each came from.")
 @index_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for programs.",
-)
+@text_or_json_option("text for people, json for programs.")
 @library_errors
 def config_command(index_path, fmt):
     """Print the effective settings and where each came from: the default, the configuration
