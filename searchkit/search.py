@@ -22,13 +22,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from whoosh import query as wq
 
 from ._whoosh.reading import segments
 from .date_query import span_query
 from .dates import DateLike, PartialDate, to_span, utc_now
+from .documents import Document
 from .errors import DocumentNotFound, IndexCorrupt, InvalidValue, UsageError
 from .expansion import bound_parsed
 from .facets import SegmentValues
@@ -38,9 +39,6 @@ from .schema import DATE_FACETS, TEXT_FIELDS, is_metadata_field
 from .scoring import Scorer, weighting
 from .spelling import SUGGEST_BELOW, Speller
 from .store import IndexDirectory
-
-if TYPE_CHECKING:
-    from .documents import Document
 
 SORTS = ("relevance", "date", "-date")
 DEFAULT_LIMIT = 10
@@ -527,10 +525,6 @@ def _stored_document(whoosh_searcher, doc_id: str) -> tuple[int, dict]:
 
 def _document(stored: dict):
     """The `Document` a stored record holds."""
-    # Imported here: documents.py loads the readers of every file format (YAML...), which a
-    # search from the command line does not need.
-    from .documents import Document
-
     date_text = stored.get("date_text")
     return Document(
         id=stored["id"],
