@@ -11,11 +11,15 @@ incremental commit builds arrays for its new segments only.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ._whoosh.reading import Segment, column_values, read_postings
-from .schema import DATE_FACETS
+from .schema import DATE_FACETS, WORD_MARK, fold_keyword
+
+_MARK = WORD_MARK.encode("utf-8")
 
 
 @dataclass
@@ -24,8 +28,16 @@ class FacetColumn:
     none) and its further value ids (most documents have one value, or none)."""
 
     names: list[str]
-    first: list[int]
+    first: np.ndarray  # int32 per document
     more: dict[int, list[int]]
+    more_docs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def example(self, vid: int) -> int | None:
+        """A document of the segment with value `vid` (the first), or None."""
+        found = np.flatnonzero(self.first == vid)
+        if found.size:
+            return int(found[0])
+        return next((d for d, vids in self.more.items() if vid in vids), None)
 
 
 class SegmentValues:
@@ -34,6 +46,7 @@ class SegmentValues:
 
     def __init__(self) -> None:
         self.arrays: dict[tuple, Any] = {}  # (generation, segment id, what) -> array
+        self.written: dict[tuple[str, str], str] = {}  # (field, folded value) -> as written
 
     def keep_only(self, segments: list[Segment]) -> None:
         """Drop the arrays of segments that are no longer live."""
@@ -44,37 +57,42 @@ class SegmentValues:
     def clear(self) -> None:
         """Drop every array."""
         self.arrays.clear()
+        self.written.clear()
 
-    def dates(self, segment: Segment) -> list[int | None]:
-        """Each document's start date (Whoosh's number for it), None when undated."""
+    def dates(self, segment: Segment) -> tuple[np.ndarray, np.ndarray]:
+        """(each document's start date as Whoosh's number for it, whether it has a date)."""
         key = (*segment.key, "#date")
         values = self.arrays.get(key)
         if values is None:
             reader = segment.searcher.reader()
-            if not reader.doc_count_all():
-                return []
             missing = reader.schema["date"].column_type.default_value()
-            values = [None if v == missing else v for v in column_values(reader, "date")]
-            self.arrays[key] = values
+            raw = column_values(reader, "date") if reader.doc_count_all() else []
+            dated = np.array([v != missing for v in raw], bool)
+            numbers = np.array([v if v != missing else 0 for v in raw], np.int64)
+            values = self.arrays[key] = (numbers, dated)
         return values
 
     def column(self, segment: Segment, name: str) -> FacetColumn:
-        """A facet field's values per document of one segment, built once from its postings."""
+        """A facet field's values per document of one segment, built once from its postings
+        (the whole values: the words of values, behind WORD_MARK, are left out)."""
         key = (*segment.key, name)
         column = self.arrays.get(key)
         if column is None:
             reader = segment.searcher.reader()
-            first = [-1] * reader.doc_count_all()
+            first = np.full(reader.doc_count_all(), -1, np.int32)
             more: dict[int, list[int]] = {}
-            names = []
-            for i, term in enumerate(reader.lexicon(name)):
+            names: list[str] = []
+            for term in reader.lexicon(name):
+                if term.startswith(_MARK):
+                    continue
+                i = len(names)
                 names.append(term.decode("utf-8"))
-                for d in read_postings(reader, name, term)[0]:
-                    if first[d] < 0:
-                        first[d] = i
-                    else:
-                        more.setdefault(d, []).append(i)
-            column = FacetColumn(names, first, more)
+                ids = np.array(read_postings(reader, name, term)[0], np.int64)
+                taken = first[ids] >= 0
+                first[ids[~taken]] = i
+                for d in ids[taken].tolist():
+                    more.setdefault(d, []).append(i)
+            column = FacetColumn(names, first, more, np.array(sorted(more), np.int64))
             self.arrays[key] = column
         return column
 
@@ -82,31 +100,53 @@ class SegmentValues:
         self,
         name: str,
         segments: list[Segment],
-        matched: list[dict[int, float]],
+        matched: list[np.ndarray],
         limit: int | None,
     ) -> tuple[tuple[str, int], ...]:
-        """(value, number of matched documents with it) of one facet field.
+        """(value, number of matched documents with it) of one facet field; `matched` holds
+        each segment's flags of the matched documents.
 
         A date facet is a histogram: every value, in time order. Others: the most frequent
-        first (ties by value), at most `limit` of them (None or 0: all).
+        first (ties by value), at most `limit` of them (None or 0: all), each value shown as
+        a document wrote it (the index holds it case- and accent-folded).
         """
         totals: Counter = Counter()
-        for segment, scores in zip(segments, matched, strict=True):
-            if not scores:
+        examples: dict[str, tuple[Segment, FacetColumn, int]] = {}
+        for segment, hit in zip(segments, matched, strict=True):
+            if not hit.any():
                 continue
             column = self.column(segment, name)
             if not column.names:
                 continue
-            docs = scores.keys()
-            counts = Counter(map(column.first.__getitem__, docs))
-            for d in column.more.keys() & docs:
-                counts.update(column.more[d])
-            counts.pop(-1, None)
-            for vid, n in counts.items():
-                totals[column.names[vid]] += n
+            vids = column.first[hit]
+            counts = np.bincount(vids[vids >= 0], minlength=len(column.names))
+            for d in column.more_docs[hit[column.more_docs]].tolist():
+                for vid in column.more[d]:
+                    counts[vid] += 1
+            for vid in np.flatnonzero(counts).tolist():
+                value = column.names[vid]
+                totals[value] += int(counts[vid])
+                examples.setdefault(value, (segment, column, vid))
         if name in DATE_FACETS:
             return tuple(sorted(totals.items()))
         items = sorted(totals.items(), key=lambda vn: (-vn[1], vn[0]))
         if limit:
             items = items[:limit]
-        return tuple(items)
+        return tuple((self._as_written(name, v, *examples[v]), n) for v, n in items)
+
+    def _as_written(self, name: str, value: str, segment: Segment, column, vid: int) -> str:
+        """A facet value as a document holding it wrote it ("Ivory Coast", not "ivory
+        coast"); the folded value if none can be found."""
+        key = (name, value)
+        written = self.written.get(key)
+        if written is None:
+            written = value
+            docnum = column.example(vid)
+            if docnum is not None:
+                stored = segment.searcher.reader().stored_fields(docnum)
+                for v in (stored.get("meta") or {}).get(name, ()):
+                    if fold_keyword(str(v)) == value:
+                        written = str(v)
+                        break
+            self.written[key] = written
+        return written

@@ -14,7 +14,7 @@ from whoosh import query as wq
 from .corpus import DEFAULT_MAX_FILE_SIZE
 from .documents import Document
 from .errors import InvalidValue
-from .schema import DATE_FACETS, is_metadata_field
+from .schema import DATE_FACETS, WORD_MARK, is_metadata_field
 from .store import IndexDirectory
 
 if TYPE_CHECKING:
@@ -207,7 +207,10 @@ class Index:
             fields = []
             for name in sorted(reader.indexed_field_names()):
                 if name in DATE_FACETS or is_metadata_field(name):
-                    fields.append(FieldStats(name, sum(1 for _ in reader.lexicon(name))))
+                    # Whole values only: the words of values are indexed behind WORD_MARK.
+                    mark = WORD_MARK.encode("utf-8")
+                    values = sum(1 for t in reader.lexicon(name) if not t.startswith(mark))
+                    fields.append(FieldStats(name, values))
             earliest = latest = None
             dated = wq.Every("date")
             for reverse in (False, True):

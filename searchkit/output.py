@@ -91,12 +91,15 @@ def format_results(results, *, color: bool, explain: bool = False) -> str:
     millis = results.seconds * 1000
     if results.total == 0:
         lines.append(f"no hits ({millis:.1f} ms)")
-    elif results.hits:
-        first, last = results.hits[0].rank, results.hits[-1].rank
-        noun = "hit" if results.total == 1 else "hits"
-        lines.append(f"{results.total:,} {noun}, showing {first}-{last} ({millis:.1f} ms)")
     else:
-        lines.append(f"{results.total:,} hits, none on page {results.page} ({millis:.1f} ms)")
+        noun = "hit" if results.total == 1 else "hits"
+        if results.relaxed and results.all_words is not None:
+            noun += f" ({results.all_words:,} with every word, ranked first)"
+        if results.hits:
+            first, last = results.hits[0].rank, results.hits[-1].rank
+            lines.append(f"{results.total:,} {noun}, showing {first}-{last} ({millis:.1f} ms)")
+        else:
+            lines.append(f"{results.total:,} {noun}, none on page {results.page} ({millis:.1f} ms)")
     return "\n".join(lines)
 
 

@@ -19,7 +19,9 @@ after parsing, against an index, by `expansion.bound_parsed`.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,7 +33,15 @@ from whoosh.qparser import syntax
 from .date_query import PeriodQuery, period_query
 from .dates import parse_when, utc_now
 from .errors import DateError, InvalidValue, QuerySyntaxError, UsageError
-from .schema import DATE_FACETS, TEXT_FIELDS, fold_keyword, is_metadata_field
+from .schema import (
+    DATE_FACETS,
+    TEXT_FIELDS,
+    WORD_MARK,
+    fold_keyword,
+    is_metadata_field,
+    metadata_words,
+)
+from .scoring import query_weight
 
 #: Longer query text is cut here (at a space), with a note: Whoosh's parser grows faster than
 #: linearly with the length (4,000 characters of brackets take ~130 ms to parse).
@@ -153,7 +163,8 @@ class QueryParser:
 
     def __init__(self, schema, metadata_fields: Iterable[str] = ()) -> None:
         self.schema = schema
-        self.fields = frozenset(QUERY_FIELDS) | frozenset(metadata_fields)
+        self.metadata_fields = frozenset(metadata_fields)
+        self.fields = frozenset(QUERY_FIELDS) | self.metadata_fields
 
     def parse(self, text: str, *, strict: bool = False, now: datetime | None = None):
         """Parse `text` into a `ParsedQuery`; raises `QuerySyntaxError` (strict) or `DateError`."""
@@ -187,9 +198,17 @@ class QueryParser:
             if text.strip():
                 notes.append("nothing to search for: every word is too common or too short")
             return ParsedQuery(text, wq.NullQuery, None, tuple(notes))
-        q, filters = _split_filters(q)
+        q = _split_compounds(q).normalize()
+        written, filters = _split_filters(q)
+        q = _metadata_words(written, self.metadata_fields)
+        q = _weigh_repeats(q, self._typed_counts(text))
         relaxed = None if (strict or ctx.operators) else _relax(q)
-        return ParsedQuery(text, q, relaxed, tuple(notes), filters)
+        return ParsedQuery(text, q, relaxed, tuple(notes), filters, written)
+
+    def _typed_counts(self, text: str) -> Counter:
+        """How often each term was typed (as the full-text analyzer reads the query)."""
+        analyzer = self.schema["body"].analyzer
+        return Counter(t.text for t in analyzer(text, mode="query"))
 
     def _parser(self, ctx: _Context, words_only: bool = False) -> qparser.QueryParser:
         if words_only:
@@ -251,6 +270,78 @@ def _split_filters(q: wq.Query) -> tuple[wq.Query, tuple[wq.Query, ...]]:
             rest = [c for c in q.subqueries if not isinstance(c, PeriodQuery)]
             return (rest[0] if len(rest) == 1 else wq.And(rest)), periods
     return q, ()
+
+
+def _split_compounds(q: wq.Query) -> wq.Query:
+    """`three-dimensional` as the two words `three` and `dimensional`, each in any field.
+
+    Whoosh reads a word the analyzer splits as "all parts in the title, or all parts in the
+    body"; as separate words they are scored and counted like any other (measured on the
+    judged collections, bench/ranking_lab.py: better than one clause).
+    """
+    if type(q) is wq.Or and q.subqueries and all(type(c) is wq.And for c in q.subqueries):
+        parts = []
+        for c in q.subqueries:
+            if not c.subqueries or any(type(t) is not wq.Term for t in c.subqueries):
+                break
+            names = {t.fieldname for t in c.subqueries}
+            if len(names) != 1 or not names <= set(TEXT_FIELDS):
+                break
+            parts.append((names.pop(), [t.text for t in c.subqueries], c))
+        else:
+            words = {tuple(w) for _, w, _ in parts}
+            fields = [f for f, _, _ in parts]
+            if len(words) == 1 and len(set(fields)) == len(fields):
+                boost = q.boost
+                return wq.And(
+                    [
+                        wq.Or([wq.Term(f, w, boost=c.boost) for f, _, c in parts], boost=boost)
+                        for w in words.pop()
+                    ]
+                )
+    if q.is_leaf():
+        return q
+    return q.apply(_split_compounds)
+
+
+def _weigh_repeats(q: wq.Query, typed: Counter) -> wq.Query:
+    """A word typed n > 1 times weighs `query_weight(n)`: Whoosh's parser keeps one copy of a
+    repeated word, and long natural-language requests repeat their key words."""
+    if not any(n > 1 for n in typed.values()):
+        return q
+    text = None
+    if type(q) is wq.Term and q.fieldname in TEXT_FIELDS:
+        text = q.text
+    elif type(q) is wq.Or and q.subqueries:
+        texts = {
+            c.text if type(c) is wq.Term and c.fieldname in TEXT_FIELDS else None
+            for c in q.subqueries
+        }
+        fields = [getattr(c, "fieldname", None) for c in q.subqueries]
+        if len(texts) == 1 and None not in texts and len(set(fields)) == len(fields):
+            text = texts.pop()
+    if text is not None:
+        if typed[text] > 1:
+            q = q.copy()
+            q.boost *= query_weight(typed[text])
+        return q
+    if q.is_leaf() or isinstance(q, (wq.Not, wq.Or)):
+        return q  # an OR of words typed with operators ("a OR b") keeps its own weights
+    return q.apply(lambda child: _weigh_repeats(child, typed))
+
+
+def _metadata_words(q: wq.Query, fields: frozenset[str]) -> wq.Query:
+    """`author:jane` as "a value of author is jane, or holds the word jane" (`author:"jane
+    doe"`: is "jane doe", or holds both words); whole values stay what facets and `--where`
+    use."""
+    if type(q) is wq.Term and q.fieldname in fields:
+        words = [wq.Term(q.fieldname, w, boost=q.boost) for w in metadata_words(q.text)]
+        if not words or words == [wq.Term(q.fieldname, WORD_MARK + q.text, boost=q.boost)]:
+            return wq.Or([q, *words]) if words else q
+        return wq.Or([q, words[0] if len(words) == 1 else wq.And(words)])
+    if q.is_leaf():
+        return q
+    return q.apply(lambda child: _metadata_words(child, fields))
 
 
 def _relax(q: wq.Query) -> wq.Query | None:
@@ -324,6 +415,21 @@ class _LenientPlugin(qparser.Plugin):
     def _punctuation(self, nodes):
         out = []
         for i, node in enumerate(nodes):
+            starts_word = not i or _edge(nodes[i - 1])
+            if (
+                isinstance(node, _WILDCARD)
+                and node.text.startswith("?")
+                and starts_word
+                and not self.ctx.strict
+            ):
+                # `?slip?`: question marks used as quotes, not a one-letter wildcard.
+                text = node.text.lstrip("?")
+                if not text:
+                    continue
+                if "*" not in text and "?" not in text:
+                    out.append(_word(node, text))
+                    continue
+                node.text = text
             if isinstance(node, _WILDCARD):
                 prev = nodes[i - 1] if i else None
                 nxt = nodes[i + 1] if i + 1 < len(nodes) else None
@@ -347,7 +453,14 @@ class _LenientPlugin(qparser.Plugin):
                 name = node.fieldname.lower()
                 nxt = nodes[i + 1] if i + 1 < len(nodes) else None
                 if name not in ctx.fields:
-                    ctx.problem(node.startchar, f"unknown field {node.fieldname!r}")
+                    end = getattr(node, "endchar", None)
+                    if end is not None and ctx.text.startswith("//", end):
+                        # A URL (`https://...`): its words are searched, silently.
+                        out.append(_word(node, node.original))
+                        continue
+                    near = difflib.get_close_matches(name, sorted(ctx.fields), n=1, cutoff=0.7)
+                    hint = f" (did you mean {near[0]!r}?)" if near else ""
+                    ctx.problem(node.startchar, f"unknown field {node.fieldname!r}{hint}")
                     out.append(_word(node, node.original))
                     continue
                 if nxt is None or nxt.is_ws() or isinstance(nxt, (_CLOSE, syntax.Operator)):

@@ -1,42 +1,90 @@
-"""Matching and ranking: which documents a query matches, with Whoosh's BM25F scores, and why.
+"""Matching and ranking: which documents a query matches, their BM25F scores, and why.
 
-Each term's postings are read a block at a time and scored with Whoosh's BM25F formula; AND /
-OR / NOT over them is done with dicts and sets, other queries (phrases, wildcards, ranges) run
-through their own Whoosh matchers. Scores equal Whoosh's exhaustive ones; Whoosh's own top-N
-collector is ~10x slower on Reuters and, with its block-quality skipping, drops true top hits
-of AND queries (`interest rates`: the second best of its own scores is missing from
-`searcher.search(limit=20)`).
+A query is evaluated segment by segment into dense numpy arrays (one flag and one score per
+document of the segment), so that AND / OR / NOT, counting and ranking cost a few array
+operations instead of a Python step per posting.
 
-A `Scorer` follows one open searcher at a time: scored postings and filter document sets are
-kept per searcher generation (they depend on deletions and collection statistics), field
-lengths per segment for as long as the segment lives.
+Scores are BM25F (Robertson and Zaragoza, "The Probabilistic Relevance Framework: BM25 and
+Beyond", 2009): a word's occurrences in the title and the body are combined *before* the
+saturation, each normalised by its own field's length,
+
+    tf~ = sum over fields f of w_f tf(f) / (1 - b + b len(f) / avglen(f))
+    score = idf (k1 + 1) tf~ / (k1 + tf~),  idf = ln(1 + (N - df + 0.5) / (df + 0.5))
+
+with df counted over the documents holding the word in either field, w_title = TITLE_BOOST.
+A phrase is scored the same way, as if it were one word (its frequency is how often the
+phrase occurs). A word typed n times weighs n (k3 + 1) / (n + k3), a boost the query parser
+gives it (Whoosh's parser keeps one copy of a repeated word). Every setting was chosen
+on the judged collections by bench/ranking_lab.py and checked by bench/quality_bench.py.
+Other queries (ranges, ...) are matched by Whoosh's own matchers.
+
+A `Scorer` follows one open searcher at a time: postings and filter flags are kept per
+searcher generation (scores depend on deletions and collection statistics), field lengths per
+segment for as long as the segment lives.
 """
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from whoosh import query as wq
 from whoosh.scoring import BM25F
 
-from ._whoosh.reading import Segment, field_lengths, read_postings
+from ._whoosh.reading import Segment, field_lengths, posting_arrays
 from .date_query import PeriodQuery
-from .schema import TEXT_FIELDS
+from .schema import TEXT_FIELDS, TITLE_BOOST
 
-#: Ranking. B=0.9 (Whoosh's default is 0.75) was the best single setting on the judged
-#: collections in ../shared/ir, at or above plain Whoosh on each; see bench/search_bench.py.
-BM25_B = 0.9
-BM25_K1 = 1.2
+#: BM25's term-frequency saturation and length normalisation (both fields).
+BM25_K1 = 2.5
+BM25_B = 0.75
+#: Saturation of a word typed several times in the query (BM25's k3).
+QUERY_K3 = 8.0
+#: Weight of an occurrence in each full-text field (BM25F's w_f).
+FIELD_WEIGHTS = {"title": TITLE_BOOST, "body": 1.0}
+
 _FILTER_CACHE_SIZE = 64
-#: Scored postings kept between searches (about 100 bytes each).
-_TERM_CACHE_POSTINGS = 2_000_000
+#: Postings kept between searches (about 16 bytes each).
+_CACHE_POSTINGS = 8_000_000
 
 
 def weighting() -> BM25F:
-    """Whoosh's BM25F with searchkit's settings: what searchers are opened with, so that
-    queries run through Whoosh's own matchers score as the postings scored here do."""
+    """Whoosh's BM25F with searchkit's settings, for the queries Whoosh's matchers score."""
     return BM25F(B=BM25_B, K1=BM25_K1)
+
+
+def query_weight(times: int) -> float:
+    """How much a word typed `times` times in a query weighs (BM25's query saturation: the
+    tenth repeat of a word in a long request adds less than the second)."""
+    return times * (QUERY_K3 + 1) / (times + QUERY_K3)
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What a query matches in one segment: a flag and a score per document (0 unmatched)."""
+
+    hit: np.ndarray  # bool, one per document of the segment
+    score: np.ndarray  # float64, one per document of the segment
+
+    def ids(self) -> np.ndarray:
+        """The segment's document numbers that match, in order."""
+        return np.flatnonzero(self.hit)
+
+    def count(self) -> int:
+        """How many documents match."""
+        return int(np.count_nonzero(self.hit))
+
+
+@dataclass(frozen=True)
+class _Field:
+    """One full-text field's part of a word in one segment: its postings."""
+
+    ids: np.ndarray  # int64 local document numbers
+    tf: np.ndarray  # float64 frequencies
 
 
 class Scorer:
@@ -46,17 +94,25 @@ class Scorer:
         self._whoosh: Any = None  # the whoosh.searching.Searcher last given
         self.segments: list[Segment] = []
         self._filters: OrderedDict = OrderedDict()
-        self._terms: OrderedDict = OrderedDict()
-        self._terms_size = 0
-        self._lengths: dict[tuple, list[int]] = {}
+        self._postings: OrderedDict = OrderedDict()
+        self._postings_size = 0
+        self._df: dict[tuple, int] = {}
+        self._lengths: dict[tuple, np.ndarray] = {}
+        self._live: dict[tuple, np.ndarray] = {}
+        self._average: dict[str, float] = {}
+        self._doc_count = 0
 
     def follow(self, whoosh_searcher, segments: list[Segment]) -> None:
         """Score against a newly opened searcher from now on, keeping what still holds."""
         self._whoosh = whoosh_searcher
         self.segments = segments
         self._filters.clear()
-        self._terms.clear()
-        self._terms_size = 0
+        self._postings.clear()
+        self._postings_size = 0
+        self._df.clear()
+        self._live.clear()
+        self._average = {f: whoosh_searcher.avg_field_length(f) or 1.0 for f in TEXT_FIELDS}
+        self._doc_count = whoosh_searcher.doc_count()
         live = {s.key for s in segments}
         for key in [k for k in self._lengths if k[:2] not in live]:
             del self._lengths[key]
@@ -66,192 +122,374 @@ class Scorer:
         self._whoosh = None
         self.segments = []
         self._filters.clear()
-        self._terms.clear()
-        self._terms_size = 0
+        self._postings.clear()
+        self._postings_size = 0
+        self._df.clear()
         self._lengths.clear()
+        self._live.clear()
 
     # -- matching --------------------------------------------------------------------------
 
-    def allowed(self, q: wq.Query) -> set[int]:
-        """Global numbers of the documents a filter query allows, cached per generation.
+    def allowed(self, q: wq.Query) -> list[np.ndarray]:
+        """Per segment, a flag per document: does the filter query allow it? Cached.
 
         It restricts what a query matches before anything is ranked or counted, as Whoosh's
-        `filter=` does (its FilterCollector checks each match against such a set).
+        `filter=` does.
         """
         key = repr(q)
         cached = self._filters.get(key)
         if cached is not None:
             self._filters.move_to_end(key)
             return cached
-        docs = {d + s.offset for s in self.segments for d in q.docs(s.searcher)}
-        self._filters[key] = docs
+        flags = []
+        for s in self.segments:
+            flag = np.zeros(self._size(s), bool)
+            flag[np.fromiter(q.docs(s.searcher), np.int64)] = True
+            flags.append(flag)
+        self._filters[key] = flags
         if len(self._filters) > _FILTER_CACHE_SIZE:
             self._filters.popitem(last=False)
-        return docs
+        return flags
 
-    def matching(self, q, allow, mask=None) -> list[dict[int, float]]:
-        """Per segment, {local docnum: score} of the documents `q` matches within the filter."""
+    def matching(self, q, allow=None, mask: set[int] | None = None) -> list[Flags]:
+        """Per segment, what `q` matches within the filter flags `allow`, less the global
+        document numbers in `mask`."""
         out = []
-        for segment in self.segments:
-            scores = self._evaluate(q, segment)
-            off = segment.offset
-            if allow is not None or mask:
-                scores = {
-                    d: s
-                    for d, s in scores.items()
-                    if (allow is None or d + off in allow) and not (mask and d + off in mask)
-                }
-            out.append(scores)
+        for i, segment in enumerate(self.segments):
+            flags = self._evaluate(q, segment)
+            hit = flags.hit
+            if allow is not None:
+                hit = hit & allow[i]
+            if mask:
+                hit = hit.copy() if hit is flags.hit else hit
+                for d in mask:
+                    if 0 <= d - segment.offset < hit.size:
+                        hit[d - segment.offset] = False
+            if hit is not flags.hit:
+                flags = Flags(hit, np.where(hit, flags.score, 0.0))
+            out.append(flags)
         return out
 
     def explain(self, q, docnum: int) -> list[tuple[str, str, float, float]]:
-        """(field, term, weighted frequency, score) of each query term in one hit, best first:
-        what the hit's score is the sum of."""
+        """(field, term, frequency, score) parts of one hit's score, best first.
+
+        A word's BM25F score is shared among the fields it occurs in, in proportion to each
+        field's part of the combined frequency, so that the parts add up to the hit's score.
+        """
         segment = next(s for s in reversed(self.segments) if s.offset <= docnum)
-        local = docnum - segment.offset
-        reader = segment.searcher.reader()
-        parts = {}
-        for node in positive_leaves(q):
-            if type(node) is not wq.Term or node.fieldname not in TEXT_FIELDS:
-                continue
-            score = self._term_scores(segment, node.fieldname, node.text, node.boost).get(local)
-            if score is None:
-                continue
-            key = (node.fieldname, node.text)
-            frequency = 0.0
-            if key not in parts:
-                m = reader.postings(node.fieldname, node.text)
-                m.skip_to(local)
-                frequency = float(m.weight()) if m.is_active() and m.id() == local else 0.0
-                parts[key] = (node.fieldname, node.text, frequency, round(score, 4))
-        return sorted(parts.values(), key=lambda p: -p[3])
+        parts: list[tuple[str, str, float, float]] = []
+        self._explain(q, segment, docnum - segment.offset, 1.0, parts)
+        return sorted(parts, key=lambda p: -p[3])
 
     # -- evaluating queries ----------------------------------------------------------------
 
-    def _evaluate(self, q, segment: Segment) -> dict[int, float]:
-        """{local docnum: score} for one segment, scored as Whoosh's matchers would.
-
-        Boolean structure over terms is computed here with dictionaries and sets (Whoosh's
-        matcher trees step through every posting in Python: ~10x slower on Reuters); any
-        other query (phrases, wildcards, ranges...) runs through its own Whoosh matcher.
-        """
+    def _evaluate(self, q, segment: Segment) -> Flags:
         kind = type(q)
-        if kind is wq.Term:
-            return self._term_scores(segment, q.fieldname, q.text, q.boost)
-        if kind is wq.And:
+        if _word_key(q) is not None:
+            return self._word(segment, [q])
+        if kind is wq.And or (kind is wq.Or and not q.scale):
             positive = [c for c in q.subqueries if not isinstance(c, wq.Not)]
             negative = [c.query for c in q.subqueries if isinstance(c, wq.Not)]
+            if kind is wq.Or and negative:
+                return self._whoosh_scores(q, segment)
             if not positive:
-                return self._everything_but(segment, negative)
-            parts = sorted((self._evaluate(c, segment) for c in positive), key=len)
-            out = _intersect(parts)
-            for c in negative:
-                out = _subtract(out, self._evaluate(c, segment))
-            return _boosted(out, q.boost)
-        if kind is wq.Or and not q.scale:
-            out = {}
-            for c in q.subqueries:
-                if isinstance(c, wq.Not):
-                    return self._whoosh_scores(q, segment)
-                part = self._evaluate(c, segment)
-                if not out:
-                    out = dict(part)
-                    continue
-                get = out.get
-                for d, s in part.items():
-                    out[d] = get(d, 0.0) + s
-            return _boosted(out, q.boost)
+                out = self._everything_but(segment, negative)
+            else:
+                parts = [self._evaluate_group(group, segment) for group in _groups(positive)]
+                hit = parts[0].hit.copy()
+                score = parts[0].score.copy()
+                for p in parts[1:]:
+                    if kind is wq.And:
+                        hit &= p.hit
+                    else:
+                        hit |= p.hit
+                    score += p.score
+                for c in negative:
+                    hit &= ~self._evaluate(c, segment).hit
+                if kind is wq.And:
+                    score[~hit] = 0.0
+                out = Flags(hit, score)
+            return _scaled(out, q.boost)
         if kind is wq.Not:
             return self._everything_but(segment, [q.query])
         if kind is wq.AndNot:
-            return _subtract(self._evaluate(q.a, segment), self._evaluate(q.b, segment))
+            a = self._evaluate(q.a, segment)
+            hit = a.hit & ~self._evaluate(q.b, segment).hit
+            return Flags(hit, np.where(hit, a.score, 0.0))
         if kind is wq.AndMaybe:
-            out = dict(self._evaluate(q.a, segment))
-            for d, s in self._evaluate(q.b, segment).items():
-                if d in out:
-                    out[d] += s
-            return out
+            a, b = self._evaluate(q.a, segment), self._evaluate(q.b, segment)
+            return Flags(a.hit, a.score + np.where(a.hit, b.score, 0.0))
         if kind is wq.Require:
-            other = self._evaluate(q.b, segment)
-            return {d: s for d, s in self._evaluate(q.a, segment).items() if d in other}
+            a = self._evaluate(q.a, segment)
+            hit = a.hit & self._evaluate(q.b, segment).hit
+            return Flags(hit, np.where(hit, a.score, 0.0))
         if kind is PeriodQuery:
-            return dict.fromkeys(q.child.docs(segment.searcher), 1.0)
+            return self._constant(segment, q.child.docs(segment.searcher))
         if kind is wq.Every and q.fieldname is None:
-            return dict.fromkeys(segment.searcher.reader().all_doc_ids(), 1.0)
+            live = self._live_flags(segment)
+            return Flags(live, live.astype(float))
         if q is wq.NullQuery or kind is type(wq.NullQuery):
-            return {}
+            return self._nothing(segment)
+        if kind is wq.Term:
+            return self._plain_term(segment, q)
         return self._whoosh_scores(q, segment)
 
-    def _everything_but(self, segment: Segment, excluded) -> dict[int, float]:
-        out = dict.fromkeys(segment.searcher.reader().all_doc_ids(), 0.0)
-        for c in excluded:
-            for d in self._evaluate(c, segment):
-                out.pop(d, None)
-        return out
+    def _evaluate_group(self, group: list, segment: Segment) -> Flags:
+        """One word over several fields (scored together), or any other single query."""
+        if _word_key(group[0]) is not None:
+            return self._word(segment, group)
+        return self._evaluate(group[0], segment)
 
-    def _whoosh_scores(self, q, segment: Segment) -> dict[int, float]:
-        out = {}
+    def _everything_but(self, segment: Segment, excluded) -> Flags:
+        hit = self._live_flags(segment).copy()
+        for c in excluded:
+            hit &= ~self._evaluate(c, segment).hit
+        return Flags(hit, np.zeros(hit.size))
+
+    def _constant(self, segment: Segment, docs) -> Flags:
+        hit = np.zeros(self._size(segment), bool)
+        hit[np.fromiter(docs, np.int64)] = True
+        return Flags(hit, hit.astype(float))
+
+    def _nothing(self, segment: Segment) -> Flags:
+        size = self._size(segment)
+        return Flags(np.zeros(size, bool), np.zeros(size))
+
+    def _plain_term(self, segment: Segment, q: wq.Term) -> Flags:
+        """A term of a field that is not scored by BM25F (metadata, id...): its weight."""
+        field = self._postings_of(segment, q.fieldname, q.text)
+        hit = np.zeros(self._size(segment), bool)
+        score = np.zeros(hit.size)
+        hit[field.ids] = True
+        score[field.ids] = field.tf * q.boost
+        return Flags(hit, score)
+
+    def _whoosh_scores(self, q, segment: Segment) -> Flags:
+        hit = np.zeros(self._size(segment), bool)
+        score = np.zeros(hit.size)
         m = q.matcher(segment.searcher)
         while m.is_active():
-            out[m.id()] = m.score()
+            hit[m.id()] = True
+            score[m.id()] = m.score()
             m.next()
-        return out
+        return Flags(hit, score)
 
     # -- BM25F -----------------------------------------------------------------------------
 
-    def _term_scores(self, segment: Segment, fieldname: str, text, boost: float):
-        """BM25F scores of one term's postings in one segment, as Whoosh's BM25FScorer gives."""
+    def _word(self, segment: Segment, leaves: list) -> Flags:
+        """BM25F flags of one word (or phrase) given as leaves over full-text fields."""
+        ids, tf = self._combined(segment, leaves)
+        idf = self._idf(leaves)
+        hit = np.zeros(self._size(segment), bool)
+        score = np.zeros(hit.size)
+        hit[ids] = True
+        leaf_boost = max(leaf.boost for leaf in leaves)
+        score[ids] = idf * (BM25_K1 + 1) * tf / (BM25_K1 + tf) * leaf_boost
+        return Flags(hit, score)
+
+    def _combined(self, segment: Segment, leaves: list) -> tuple[np.ndarray, np.ndarray]:
+        """(documents, combined frequency tf~) of a word in one segment."""
+        size = self._size(segment)
+        tf = np.zeros(size)
+        hit = np.zeros(size, bool)
+        for leaf in leaves:
+            for field, part in self._leaf_parts(segment, leaf):
+                tf[part.ids] += self._normalised(segment, field, part)
+                hit[part.ids] = True
+        ids = np.flatnonzero(hit)
+        return ids, tf[ids]
+
+    def _normalised(self, segment: Segment, field: str, part: _Field) -> np.ndarray:
+        """w_f tf / (1 - b + b len / avglen) of a field's postings."""
+        lengths = self.lengths(segment, field)[part.ids]
+        norm = 1 - BM25_B + BM25_B * lengths / self._average[field]
+        return FIELD_WEIGHTS[field] * part.tf / norm
+
+    def _idf(self, leaves: list) -> float:
+        key = tuple(sorted(_leaf_key(leaf) for leaf in leaves))
+        df = self._df.get(key)
+        if df is None:
+            df = sum(self._combined(s, leaves)[0].size for s in self.segments)
+            self._df[key] = df
+        n = max(self._doc_count, df)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def _leaf_parts(self, segment: Segment, leaf) -> Iterator[tuple[str, _Field]]:
+        if type(leaf) is wq.Term:
+            yield leaf.fieldname, self._postings_of(segment, leaf.fieldname, leaf.text)
+        else:  # a phrase: its occurrences, counted by Whoosh's phrase matcher
+            key = (segment.key, "phrase", repr(leaf))
+            part = self._cached(key)
+            if part is None:
+                ids, tf = [], []
+                m = leaf.matcher(segment.searcher)
+                while m.is_active():
+                    ids.append(m.id())
+                    tf.append(len(m.spans()) or 1)
+                    m.next()
+                part = self._store(key, _Field(np.array(ids, np.int64), np.array(tf, float)))
+            yield leaf.fieldname, part
+
+    def _postings_of(self, segment: Segment, fieldname: str, text) -> _Field:
         key = (segment.key, fieldname, text)
-        scores = self._terms.get(key)
-        if scores is None:
-            scores = self._score_postings(segment, fieldname, text)
-            self._terms[key] = scores
-            self._terms_size += len(scores) + 1
-            while self._terms_size > _TERM_CACHE_POSTINGS and len(self._terms) > 1:
-                _, old = self._terms.popitem(last=False)
-                self._terms_size -= len(old) + 1
-        else:
-            self._terms.move_to_end(key)
-        if boost != 1.0:
-            return {d: s * boost for d, s in scores.items()}
-        return scores
+        part = self._cached(key)
+        if part is None:
+            part = _Field(np.zeros(0, np.int64), np.zeros(0))
+            reader = segment.searcher.reader()
+            if fieldname in reader.schema:
+                try:
+                    btext = reader.schema[fieldname].to_bytes(text)
+                except ValueError:
+                    btext = None
+                if btext is not None and (fieldname, btext) in reader:
+                    part = _Field(*posting_arrays(reader, fieldname, btext))
+            part = self._store(key, part)
+        return part
 
-    def _score_postings(self, segment: Segment, fieldname: str, text) -> dict[int, float]:
-        reader = segment.searcher.reader()
-        schema = reader.schema
-        if fieldname not in schema:
-            return {}
-        field_obj = schema[fieldname]
-        try:
-            btext = field_obj.to_bytes(text)
-        except ValueError:
-            return {}
-        if (fieldname, btext) not in reader:
-            return {}
-        ids, weights = read_postings(reader, fieldname, btext)
-        if not field_obj.scorable:
-            return dict(zip(ids, weights, strict=True))
-        top = self._whoosh
-        idf = top.idf(fieldname, btext)
-        avgfl = top.avg_field_length(fieldname) or 1
-        lengths = self.lengths(segment, fieldname)
-        k1 = BM25_K1
-        norm_a = k1 * (1 - BM25_B)
-        norm_b = k1 * BM25_B / avgfl
-        k1p1 = idf * (k1 + 1)
-        # bm25() of whoosh.scoring, term by term: idf * tf (K1+1) / (tf + K1 (1-B + B fl/avgfl))
-        return {
-            d: k1p1 * w / (w + norm_a + norm_b * lengths[d])
-            for d, w in zip(ids, weights, strict=True)
-        }
+    def _cached(self, key) -> _Field | None:
+        part = self._postings.get(key)
+        if part is not None:
+            self._postings.move_to_end(key)
+        return part
 
-    def lengths(self, segment: Segment, fieldname: str) -> list[int]:
+    def _store(self, key, part: _Field) -> _Field:
+        self._postings[key] = part
+        self._postings_size += part.ids.size + 1
+        while self._postings_size > _CACHE_POSTINGS and len(self._postings) > 1:
+            _, old = self._postings.popitem(last=False)
+            self._postings_size -= old.ids.size + 1
+        return part
+
+    # -- per-segment arrays ----------------------------------------------------------------
+
+    def lengths(self, segment: Segment, fieldname: str) -> np.ndarray:
         """Each document's length in a scored field of one segment (at least 1)."""
         key = (*segment.key, fieldname)
         lengths = self._lengths.get(key)
         if lengths is None:
-            lengths = self._lengths[key] = field_lengths(segment.searcher.reader(), fieldname)
+            reader = segment.searcher.reader()
+            lengths = np.array(field_lengths(reader, fieldname), float)
+            self._lengths[key] = lengths
         return lengths
+
+    def _live_flags(self, segment: Segment) -> np.ndarray:
+        flags = self._live.get(segment.key)
+        if flags is None:
+            flags = np.zeros(self._size(segment), bool)
+            flags[np.fromiter(segment.searcher.reader().all_doc_ids(), np.int64)] = True
+            self._live[segment.key] = flags
+        return flags
+
+    def _size(self, segment: Segment) -> int:
+        return segment.searcher.reader().doc_count_all()
+
+    # -- explaining ------------------------------------------------------------------------
+
+    def _explain(self, q, segment: Segment, local: int, factor: float, parts: list) -> None:
+        """Add the score parts of `q` for one document (`factor`: boosts above it)."""
+        kind = type(q)
+        if _word_key(q) is not None:
+            self._explain_word(segment, [q], local, factor, parts)
+        elif kind is wq.And or (kind is wq.Or and not q.scale):
+            positive = [c for c in q.subqueries if not isinstance(c, wq.Not)]
+            for group in _groups(positive):
+                weight = factor * q.boost
+                if _word_key(group[0]) is not None:
+                    self._explain_word(segment, group, local, weight, parts)
+                else:
+                    self._explain(group[0], segment, local, weight, parts)
+        elif kind is wq.AndNot:
+            self._explain(q.a, segment, local, factor, parts)
+        elif kind in (wq.AndMaybe, wq.Require):
+            self._explain(q.a, segment, local, factor, parts)
+            if kind is wq.AndMaybe:
+                self._explain(q.b, segment, local, factor, parts)
+        elif kind is not wq.Not:
+            flags = self._evaluate(q, segment)
+            if flags.hit[local] and flags.score[local]:
+                label = "*" if kind is wq.Every else str(q)
+                field = getattr(q, "fieldname", None) or "*"
+                parts.append((field, label, 1.0, round(float(flags.score[local]) * factor, 4)))
+
+    def _explain_word(self, segment, leaves, local: int, factor: float, parts: list) -> None:
+        shares = []
+        for leaf in leaves:
+            for field, part in self._leaf_parts(segment, leaf):
+                at = np.searchsorted(part.ids, local)
+                if at < part.ids.size and part.ids[at] == local:
+                    one = _Field(part.ids[at : at + 1], part.tf[at : at + 1])
+                    share = float(self._normalised(segment, field, one)[0])
+                    shares.append((field, _leaf_label(leaf), float(part.tf[at]), share))
+        tf = sum(s[3] for s in shares)
+        if not tf:
+            return
+        leaf_boost = max(leaf.boost for leaf in leaves)
+        score = self._idf(leaves) * (BM25_K1 + 1) * tf / (BM25_K1 + tf) * factor * leaf_boost
+        for field, label, frequency, share in shares:
+            parts.append((field, label, frequency, round(score * share / tf, 4)))
+
+
+def _scaled(flags: Flags, factor: float) -> Flags:
+    return flags if factor == 1.0 else Flags(flags.hit, flags.score * factor)
+
+
+def _word_key(q) -> tuple | None:
+    """What makes a full-text leaf one word: ("term", text) or ("phrase", words); None for
+    anything else (a leaf of another field, or not a term or phrase)."""
+    kind = type(q)
+    if kind is wq.Term and q.fieldname in TEXT_FIELDS:
+        return ("term", q.text)
+    if kind is wq.Phrase and q.fieldname in TEXT_FIELDS:
+        return ("phrase", tuple(q.words), q.slop)
+    return None
+
+
+def _leaf_key(q) -> tuple:
+    return (q.fieldname, *(_word_key(q) or ()))
+
+
+def _leaf_label(q) -> str:
+    return q.text if type(q) is wq.Term else '"' + " ".join(q.words) + '"'
+
+
+def _groups(children: list) -> list[list]:
+    """The children of an AND / OR in groups scored as one: the leaves of one word over the
+    full-text fields (Whoosh flattens `a OR b` into four field leaves, and `a b` into an OR
+    per word). Any other child is a group of one."""
+    keyed: dict = {}
+    for child in children:
+        key: tuple = ("query", id(child))
+        word = _word_key(child)
+        if word is not None:
+            key = ("word", word, child.boost)
+        elif type(child) is wq.Or and child.subqueries and not child.scale:
+            words = {_word_key(c) for c in child.subqueries}
+            fields = [getattr(c, "fieldname", None) for c in child.subqueries]
+            if len(words) == 1 and None not in words and len(set(fields)) == len(fields):
+                key = ("word", words.pop(), child.boost)
+        keyed.setdefault(key, []).append(child)
+    out = []
+    for key, members in keyed.items():
+        if key[0] == "query":
+            out.append(members)
+            continue
+        leaves: dict = {}
+        for member in members:
+            if type(member) is wq.Or:
+                for leaf in member.subqueries:
+                    leaves.setdefault(leaf.fieldname, _boosted(leaf, member.boost))
+            else:
+                leaves.setdefault(member.fieldname, member)
+        out.append(list(leaves.values()))
+    return out
+
+
+def _boosted(leaf, boost: float):
+    if boost == 1.0:
+        return leaf
+    copy = leaf.copy()
+    copy.boost = leaf.boost * boost
+    return copy
 
 
 def positive_leaves(q):
@@ -266,26 +504,3 @@ def positive_leaves(q):
         return
     for child in q.children():
         yield from positive_leaves(child)
-
-
-def _intersect(parts: list[dict[int, float]]) -> dict[int, float]:
-    """Documents in every part (smallest first), scores summed."""
-    smallest, rest = parts[0], parts[1:]
-    out = {}
-    for d, s in smallest.items():
-        for other in rest:
-            t = other.get(d)
-            if t is None:
-                break
-            s += t
-        else:
-            out[d] = s
-    return out
-
-
-def _subtract(scores: dict[int, float], excluded: dict[int, float]) -> dict[int, float]:
-    return {d: s for d, s in scores.items() if d not in excluded}
-
-
-def _boosted(scores: dict[int, float], boost: float) -> dict[int, float]:
-    return scores if boost == 1.0 else {d: s * boost for d, s in scores.items()}

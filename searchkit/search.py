@@ -15,7 +15,6 @@ Every result is built while the lock and the searcher are held, from plain Pytho
 
 from __future__ import annotations
 
-import heapq
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -24,6 +23,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 from whoosh import query as wq
 
 from ._whoosh.reading import segments
@@ -132,8 +132,10 @@ class FacetCount:
 class Results:
     """One page of hits, the total, facet counts, a spelling suggestion, the query as parsed.
 
-    `relaxed` is True when too few documents held every word and documents holding some of
-    them follow (their number is in `total`); `notes` say what else leniency changed.
+    Words typed without operators match a document that holds any of them, and the
+    documents holding every word rank first: `all_words` is how many of the `total` hold
+    every word (None for a query with operators or one word), `relaxed` is True when some
+    matches hold only some of the words. `notes` say what leniency changed.
     """
 
     hits: tuple[Hit, ...]
@@ -146,6 +148,7 @@ class Results:
     page: int = 1
     limit: int = DEFAULT_LIMIT
     seconds: float = 0.0
+    all_words: int | None = None
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -161,6 +164,7 @@ class Results:
             "page": self.page,
             "limit": self.limit,
             "relaxed": self.relaxed,
+            "all_words": self.all_words,
             "hits": [h.as_dict() for h in self.hits],
             "facets": {
                 name: [{"value": c.value, "count": c.count} for c in counts]
@@ -370,7 +374,7 @@ class Searcher:
     def _run(
         self,
         parsed: ParsedQuery,
-        allow: set[int] | None,
+        allow: list[np.ndarray] | None,
         *,
         limit: int,
         page: int = 1,
@@ -390,17 +394,19 @@ class Searcher:
         q = parsed.query
         wanted = page * limit
         matched = scorer.matching(q, allow, mask)
-        exact = sum(map(len, matched))
+        exact = sum(m.count() for m in matched)
         notes = list(parsed.notes)
-        relaxed = False
-        counted = matched
-        if parsed.relaxed is not None and exact < wanted:
+        # Words typed without operators: a document matches when it holds any of them, and
+        # those holding every word rank first. The same rule for every page and page size.
+        counted, every_word, all_words = matched, None, None
+        if parsed.relaxed is not None:
             wider = scorer.matching(parsed.relaxed, allow, mask)
-            if sum(map(len, wider)) > exact:
-                relaxed, counted, q = True, wider, parsed.relaxed
-                holds = "document holds" if exact == 1 else "documents hold"
-                notes.append(f"{exact} {holds} every word; documents with some of them follow")
-        every_word = matched if relaxed else None
+            all_words = exact
+            if sum(m.count() for m in wider) > exact:
+                counted, q = wider, parsed.relaxed
+                every_word = [m.hit for m in matched]
+                if not exact:
+                    notes.append("no document holds every word; documents with some of them")
         ranked = _rank(scorer.segments, self._values.dates, every_word, counted, sort, wanted)
         terms = highlighter.query_terms(q, self._whoosh.reader())
         body_terms = terms.get("body", frozenset())
@@ -413,10 +419,11 @@ class Searcher:
             text, highlights = highlighter.snippet(body, body_terms, finder, fragments)
             parts = scorer.explain(q, docnum) if explain else ()
             hits.append(_hit(first + i + 1, score, stored, Snippet(text, highlights), parts))
+        hit_flags = [m.hit for m in counted]
         facet_counts = {
             name: tuple(
                 FacetCount(v, n)
-                for v, n in self._values.count(name, scorer.segments, counted, facet_limit)
+                for v, n in self._values.count(name, scorer.segments, hit_flags, facet_limit)
             )
             for name in facets
         }
@@ -427,17 +434,18 @@ class Searcher:
                 respelled = bound_parsed(
                     parser.parse(text, strict=strict), self._whoosh.reader()
                 ).query
-                return sum(map(len, scorer.matching(respelled, allow)))
+                return sum(m.count() for m in scorer.matching(respelled, allow))
 
             suggestion = speller.suggestion(parsed, exact, count)
         return Results(
             hits=tuple(hits),
-            total=sum(map(len, counted)),
+            total=sum(m.count() for m in counted),
             facets=MappingProxyType(facet_counts),
             suggestion=suggestion,
             query=label or str(parsed),
             notes=tuple(notes),
-            relaxed=relaxed,
+            relaxed=every_word is not None,
+            all_words=all_words,
             page=page,
             limit=limit,
         )
@@ -447,35 +455,55 @@ class Searcher:
 
 
 def _rank(segments, dates, every_word, counted, sort, wanted) -> list[tuple[float, int]]:
-    """The first `wanted` (score, global docnum), best first; `dates(segment)` gives each
-    document's date number (None: undated).
+    """The first `wanted` (score, global docnum) of the matches, in order.
 
-    Relevance: higher score first, then lower docnum (Whoosh's order). Date: older or newer
-    first, undated last. With `every_word` (a relaxed query), the documents that hold every
-    word come before the others in either order.
+    Relevance: the documents that hold every word (`every_word`: per segment flags, None
+    when that does not apply) first, then higher score first, then lower docnum (Whoosh's
+    order). Date: older or newer first over all matches, undated last; one date's documents
+    by the relevance order. `dates(segment)` gives (date numbers, has a date) per document.
     """
-    keyed: list[tuple] = []
-    for i, (segment, scores) in enumerate(zip(segments, counted, strict=True)):
-        off = segment.offset
-        first = every_word[i] if every_word is not None else None
-        if sort == "relevance":
-            for d, s in scores.items():
-                tier = 0 if first is None or d in first else 1
-                keyed.append((tier, -s, d + off))
-        else:
-            values = dates(segment)
-            sign = -1 if sort == "-date" else 1
-            for d, s in scores.items():
-                tier = 0 if first is None or d in first else 1
-                value = values[d]
-                if value is None:
-                    keyed.append((tier, 1, 0, d + off, s))
-                else:
-                    keyed.append((tier, 0, sign * value, d + off, s))
-    best = heapq.nsmallest(wanted, keyed)
+    docs, scores, tiers, when, dated = [], [], [], [], []
+    for i, (segment, flags) in enumerate(zip(segments, counted, strict=True)):
+        ids = flags.ids()
+        if not ids.size:
+            continue
+        docs.append(ids + segment.offset)
+        scores.append(flags.score[ids])
+        tiers.append(every_word[i][ids] if every_word is not None else np.ones(ids.size, bool))
+        if sort != "relevance":
+            numbers, has_date = dates(segment)
+            when.append(numbers[ids])
+            dated.append(has_date[ids])
+    if not docs:
+        return []
+    doc = np.concatenate(docs)
+    score = np.concatenate(scores)
+    tier = np.concatenate(tiers)
     if sort == "relevance":
-        return [(-k[1], k[2]) for k in best]
-    return [(k[4], k[3]) for k in best]
+        keys = [doc, -score, ~tier]
+        # One number that orders as (tier, -score) does, to cut the candidates with.
+        primary = np.where(tier, -score, -score + (score.max() - score.min() + 1))
+    else:
+        sign = -1 if sort == "-date" else 1
+        dates_of, has_date = sign * np.concatenate(when), np.concatenate(dated)
+        keys = [doc, -score, ~tier, dates_of, ~has_date]
+        primary = np.where(has_date, dates_of, np.iinfo(np.int64).max)
+    order = _first(keys, primary, wanted)
+    return list(zip(score[order].tolist(), doc[order].tolist(), strict=True))
+
+
+def _first(keys: list[np.ndarray], primary: np.ndarray, wanted: int) -> np.ndarray:
+    """Indexes of the `wanted` smallest rows by `keys` (the last key first, as in
+    `np.lexsort`), in order; with many rows, cut first to the rows whose `primary` (a number
+    that orders as the keys do, ties aside) is among the `wanted` smallest."""
+    n = keys[0].size
+    if n > 4 * wanted:
+        # Ties of the primary key at the cut stay candidates: the order stays exact.
+        candidates = np.flatnonzero(primary <= np.partition(primary, wanted - 1)[wanted - 1])
+        if candidates.size < n:
+            order = np.lexsort([k[candidates] for k in keys])[:wanted]
+            return candidates[order]
+    return np.lexsort(keys)[:wanted]
 
 
 def _hit(rank: int, score: float, stored: dict, snippet: Snippet, parts) -> Hit:

@@ -78,7 +78,7 @@ def test_text_lists_rank_date_title_id_score_snippet_then_facets_and_total(index
         ]
     assert lines[: len(block)] == block
     assert "**lockdown**" in lines[2] and "**Italy**" in lines[2]  # stdout is no terminal
-    assert lines[len(block) :][:2] == ["places: italy 2", "month: 2020-03 1, 2020-04 1"]
+    assert lines[len(block) :][:2] == ["places: Italy 2", "month: 2020-03 1, 2020-04 1"]
     assert TOTAL_LINE.match(lines[-1]).groups() == ("2", "1", "2")
     assert result.stderr == ""
 

@@ -17,7 +17,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from whoosh.analysis import RegexTokenizer, StemFilter
 from whoosh.codec.whoosh3 import (
     LENGTHS_COLUMN,
     W3Codec,
@@ -36,7 +35,6 @@ from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
 from searchkit._whoosh import fixes, storage, writing
-from searchkit._whoosh.analysis import stem_function
 from searchkit.errors import IndexCorrupt
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
@@ -138,18 +136,6 @@ def test_the_postings_writer_has_the_state_finish_postings_reads(tmp_path):
             assert list(terminfo.inlined_postings()[0]) == ids
         else:
             assert terminfo.extent()[1] > 0  # a block of its own in the postings file
-
-
-# -- analysis.py ------------------------------------------------------------------------------
-
-
-def test_stem_function_is_the_stemmer_stemfilter_applies():
-    stemmer = StemFilter()
-    stem = stem_function(stemmer)
-    words = ["running", "harbours", "cranes", "idled", "nationalisation", "quickly"]
-    public = [t.text for t in stemmer(RegexTokenizer()(" ".join(words)))]
-    assert [stem(w) for w in words] == public
-    assert public != words  # the control: stemming changed something
 
 
 # -- writing.py -------------------------------------------------------------------------------

@@ -114,6 +114,50 @@ def test_deleted_documents_are_left_out_as_whoosh_filters_them(build_index):
         ]
 
 
+def as_lists(arrays) -> tuple[list[int], list[float]]:
+    ids, weights = arrays
+    assert ids.dtype.kind == "i" and weights.dtype.kind == "f"
+    return ids.tolist(), weights.tolist()
+
+
+@pytest.mark.parametrize("deleting", [False, True], ids=["all-live", "some-deleted"])
+def test_posting_arrays_equal_stepping_whooshs_matcher(build_index, deleting):
+    ix = build_index(documents(), segments=2)
+    if deleting:
+        ix.delete([f"doc-{i:03d}" for i in range(0, COUNT, 7)])
+    _, whoosh_ix = IndexDirectory(ix.path).open_current()
+    reader, subs = leaf_readers(whoosh_ix)
+    with reader:
+        for sub in subs:
+            for field in ("title", "body", "topics"):
+                for term in list(sub.lexicon(field)):
+                    expected = stepped(sub.postings(field, term))
+                    got = as_lists(reading.posting_arrays(sub, field, term))
+                    assert got == expected, (field, term)
+
+
+def test_posting_blocks_are_decoded_as_arrays_not_through_whoosh(build_index, monkeypatch):
+    """The array decoding is the path taken for full blocks (a changed layout would fall
+    back to Whoosh's reading, slower: this says so by name)."""
+    ix = build_index(documents())
+    _, whoosh_ix = IndexDirectory(ix.path).open_current()
+    decoded = []
+    real = reading._decode_block
+
+    def counting(raw, n, compression):
+        block = real(raw, n, compression)
+        decoded.append(block is not None)
+        return block
+
+    monkeypatch.setattr(reading, "_decode_block", counting)
+    with whoosh_ix.reader() as reader:
+        (sub,) = [s for s, _ in reader.leaf_readers()]
+        ids, weights = as_lists(reading.posting_arrays(sub, "body", b"common"))
+        assert (ids, weights) == stepped(sub.postings("body", b"common"))
+    assert decoded == [True, True, True]  # three blocks of the codec, each as arrays
+    assert len(set(weights)) > 1  # the control: weights differ (not the all-equal shortcut)
+
+
 # -- columns ---------------------------------------------------------------------------------
 
 

@@ -9,10 +9,14 @@ public (slower) way of reading the same values.
 
 from __future__ import annotations
 
+import pickle
+import re
 import struct
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
 from whoosh.columns import NumericColumn
 from whoosh.matching.wrappers import FilterMatcher
@@ -81,6 +85,88 @@ def read_postings(reader, fieldname: str, btext: bytes) -> tuple[list[int], list
         ids = [d for d, _ in kept]
         weights = [w for _, w in kept]
     return ids, weights
+
+
+#: The pickled id deltas of a block: one opcode each (K: 1 byte, M: 2 bytes, J: 4 bytes).
+_ID_OPCODES = re.compile(rb"(?:K.|M..|J....)*", re.S)
+_MARK, _TUPLE, _BINPUT, _NONE, _BINFLOAT = 0x28, 0x74, 0x71, 0x4E, 0x47
+
+
+def posting_arrays(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """`read_postings` as numpy arrays (int64 document numbers, float64 weights).
+
+    Blocks of the pinned codec are decoded without their positions: only the first bytes of
+    each block (its ids and weights) are inflated, the weights read as one strided array
+    (the layout is in ../shared/docs/SCALE.md; tests/test_whoosh_reading.py compares every
+    term with Whoosh's own matcher). Anything else falls back to `read_postings`.
+    """
+    m = reader.postings(fieldname, btext)
+    deleted = None
+    if isinstance(m, FilterMatcher):
+        deleted = reader.deleted_docs_set
+        m = m.child
+    if not isinstance(m, W3LeafMatcher) or m._byteids:
+        plain_ids, plain_weights = read_postings(reader, fieldname, btext)
+        return np.array(plain_ids, np.int64), np.array(plain_weights, float)
+    id_parts, weight_parts = [], []
+    while m.is_active():
+        if m._data is None:
+            raw = m._postfile.get(m._dataoffset, m._nextoffset - m._dataoffset)
+            block = _decode_block(raw, m._blocklength, m._compression)
+        else:
+            block = None
+        if block is None:  # a layout not handled here: Whoosh's own reading
+            m._read_ids()
+            m._read_weights()
+            block = (np.array(m._ids, np.int64), np.array(m._weights, float))
+        id_parts.append(block[0])
+        weight_parts.append(block[1])
+        m._next_block()
+    if not id_parts:
+        return np.zeros(0, np.int64), np.zeros(0)
+    ids, weights = np.concatenate(id_parts), np.concatenate(weight_parts)
+    if deleted:
+        keep = ~np.isin(ids, np.fromiter(deleted, np.int64))
+        ids, weights = ids[keep], weights[keep]
+    return ids, weights
+
+
+def _decode_block(raw, n: int, compression) -> tuple[np.ndarray, np.ndarray] | None:
+    """(ids, weights) of one block of `n` postings, or None for a layout not handled."""
+    data = zlib.decompressobj().decompress(raw, 14 * n + 32) if compression else bytes(raw)
+    if n < 4 or len(data) < 4 or data[2] != _MARK:
+        return None  # tuples of up to three are pickled without a MARK
+    found = _ID_OPCODES.match(data, 3)
+    end = found.end() if found else 3
+    if end >= len(data) or data[end] != _TUPLE:
+        return None
+    if end - 3 == 2 * n:  # every delta in one byte: read them as an array
+        deltas = np.frombuffer(bytes(data[4:end:2]), np.uint8).astype(np.int64)
+    else:
+        deltas = np.array(pickle.loads(bytes(data[: end + 1]) + b"."), np.int64)
+    if deltas.size != n:
+        return None
+    p = end + 1
+    if p < len(data) and data[p] == _BINPUT:
+        p += 2
+    elif p < len(data) and data[p] == 0x72:  # LONG_BINPUT
+        p += 5
+    else:
+        return None
+    if p >= len(data):
+        return None
+    if data[p] == _NONE:
+        weights = np.ones(n)
+    elif data[p] == _BINFLOAT:
+        weights = np.full(n, struct.unpack(">d", data[p + 1 : p + 9])[0])
+    elif data[p] == _MARK and len(data) >= p + 1 + 9 * n:
+        records = np.frombuffer(data, np.uint8, 9 * n, p + 1).reshape(n, 9)
+        if not (records[:, 0] == _BINFLOAT).all():
+            return None
+        weights = records[:, 1:].copy().view(">f8").ravel().astype(float)
+    else:
+        return None
+    return np.cumsum(deltas), weights
 
 
 def field_lengths(reader, fieldname: str) -> list[int]:
