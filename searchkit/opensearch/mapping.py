@@ -1,6 +1,6 @@
 """searchkit's schema as OpenSearch index settings and mappings, and a document as its source.
 
-Everything is built from the names the local engine uses (`schema.STOP_WORDS`,
+Everything is read from the names the local engine uses (`schema.STOP_WORDS`,
 `schema.STEM_LANGUAGE`, `scoring.BM25_K1`, `scoring.BM25_B`), so the cluster follows a change
 of searchkit's analysis or ranking without an edit here.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import schema, scoring
 from ..documents import Document
-from ..schema import STEM_LANGUAGE, STOP_WORDS, TEXT_FIELDS, TITLE_BOOST, is_metadata_field
-from ..scoring import BM25_B, BM25_K1
+from ..schema import TEXT_FIELDS, TITLE_BOOST, is_metadata_field
 
 #: The analyzer of `title` and `body`, and of the text sub-field of each metadata field.
 TEXT_ANALYZER = "searchkit_text"
@@ -21,8 +21,9 @@ KEYWORD_NORMALIZER = "searchkit_keyword"
 TEXT_FIELDS_WEIGHTED = {
     name: f"{name}^{TITLE_BOOST:g}" if name == "title" else name for name in TEXT_FIELDS
 }
-#: The BM25 similarity with searchkit's k1 and b.
-SIMILARITY = "searchkit_bm25"
+#: The BM25 similarity with searchkit's k1 and b. Any name but the built-in "BM25" would do
+#: for the cluster; the API specification models the custom similarities as `bm25`, `dfr`...
+SIMILARITY = "bm25"
 #: The text sub-field of a metadata field: `places.text`.
 TEXT_SUBFIELD = "text"
 
@@ -40,16 +41,17 @@ _STEMMERS = {"english": "porter2", "porter": "english"}
 DATE_FORMAT = "strict_date_optional_time"
 
 
-def stemmer_language(language: str = STEM_LANGUAGE) -> str:
+def stemmer_language(language: str | None = None) -> str:
     """The `stemmer` token filter language for searchkit's stemmer language."""
+    language = language or schema.STEM_LANGUAGE
     return _STEMMERS.get(language, language)
 
 
 def index_body(*, shards: int | None = None, replicas: int | None = None) -> dict[str, Any]:
     """The body of the create-index request: settings (analysis, similarity) and mappings."""
-    index: dict[str, Any] = {
-        "similarity": {SIMILARITY: {"type": "BM25", "k1": BM25_K1, "b": BM25_B}},
-    }
+    # Read at call time, so that the mapping follows searchkit's settings as they are now.
+    bm25 = {"type": "BM25", "k1": scoring.BM25_K1, "b": scoring.BM25_B, "discount_overlaps": True}
+    index: dict[str, Any] = {"similarity": {SIMILARITY: bm25}}
     if shards is not None:
         index["number_of_shards"] = shards
     if replicas is not None:
@@ -67,7 +69,7 @@ def index_body(*, shards: int | None = None, replicas: int | None = None) -> dic
         },
         "filter": {
             "searchkit_min_length": {"type": "length", "min": 2},
-            "searchkit_stop": {"type": "stop", "stopwords": sorted(STOP_WORDS)},
+            "searchkit_stop": {"type": "stop", "stopwords": sorted(schema.STOP_WORDS)},
             "searchkit_stem": {"type": "stemmer", "language": stemmer_language()},
         },
         "analyzer": {

@@ -173,7 +173,7 @@ def search_body(
 
 
 def _within(start: datetime | None, end: datetime | None) -> dict:
-    bounds: dict[str, Any] = {"relation": "WITHIN"}
+    bounds: dict[str, Any] = {"relation": "within"}
     if start is not None:
         bounds["gte"] = iso(start)
     if end is not None:
