@@ -158,8 +158,8 @@ def search_body(
             "pre_tags": [MARK_START],
             "post_tags": [MARK_END],
             "fields": {
+                # The default highlighter, `unified`, reads the offsets the mapping stores.
                 "body": {
-                    "type": "unified",
                     "number_of_fragments": fragments,
                     "fragment_size": FRAGMENT_CHARS,
                     "no_match_size": FRAGMENT_CHARS,
