@@ -63,9 +63,7 @@ class Spec:
         resources = []
         for path in sorted(root.rglob("*.yaml")):
             uri = "file:///" + path.relative_to(root).as_posix()
-            contents = _one_of_as_any_of(
-                yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
-            )
+            contents = _one_of_as_any_of(yaml.load(path.read_text(encoding="utf-8"), Loader=loader))
             resources.append((uri, Resource.from_contents(contents, DRAFT202012)))
         self.registry = Registry().with_resources(resources)
         self._validators: dict[str, object] = {}
@@ -104,9 +102,13 @@ class Spec:
                 out += self._applying(branch, instance)
         return out
 
-    def _unknown(self, instance, uri: str, path: str) -> list[str]:
-        uris = self._applying(uri, instance)
-        nodes = [(u, self._node(u)) for u in uris]
+    def _unknown(self, instance, uris: list[str] | str, path: str) -> list[str]:
+        """Keys of `instance` that none of the schemas applying to it (`uris`: several when
+        allOf branches each constrain the same key) names or leaves open."""
+        if isinstance(uris, str):
+            uris = [uris]
+        applying = [u for uri in uris for u in self._applying(uri, instance)]
+        nodes = [(u, self._node(u)) for u in applying]
         nodes = [(u, n) for u, n in nodes if isinstance(n, dict)]
         found: list[str] = []
         if isinstance(instance, dict):
@@ -125,18 +127,16 @@ class Spec:
                     return found
             for key, value in instance.items():
                 if key in named:
-                    for sub in named[key]:
-                        found += self._unknown(value, sub, f"{path}/{key}")
+                    found += self._unknown(value, named[key], f"{path}/{key}")
                 elif extra:
-                    for sub in extra:
-                        found += self._unknown(value, sub, f"{path}/{key}")
+                    found += self._unknown(value, extra, f"{path}/{key}")
                 elif closed:
                     found.append(f"{path}/{key}: a key the specification does not name")
         elif isinstance(instance, list):
-            for u, n in nodes:
-                if isinstance(n.get("items"), dict):
-                    for i, item in enumerate(instance):
-                        found += self._unknown(item, f"{u}/items", f"{path}/{i}")
+            items = [f"{u}/items" for u, n in nodes if isinstance(n.get("items"), dict)]
+            if items:
+                for i, item in enumerate(instance):
+                    found += self._unknown(item, items, f"{path}/{i}")
         return sorted(set(found))
 
 
@@ -146,9 +146,7 @@ def _one_of_as_any_of(node):
     highlighter `unified` both a custom and a built-in name), so a strict `oneOf` rejects
     well-formed bodies. Unknown keys are still caught by `Spec._unknown`."""
     if isinstance(node, dict):
-        return {
-            ("anyOf" if k == "oneOf" else k): _one_of_as_any_of(v) for k, v in node.items()
-        }
+        return {("anyOf" if k == "oneOf" else k): _one_of_as_any_of(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_one_of_as_any_of(v) for v in node]
     return node
@@ -184,8 +182,21 @@ def _doc(doc_id, title, body, date=None, **fields):
 
 
 DOCS = [
-    _doc("a1", "Cocoa prices rise", "Cocoa beans from Brazil cost more.", "2020-03", places=["Brazil"]),
-    _doc("a2", "Coffee harvest", "Brazil's coffee and cocoa crops.", "2020-03-14", places=["Brazil", "Perú"], topics=["coffee"]),
+    _doc(
+        "a1",
+        "Cocoa prices rise",
+        "Cocoa beans from Brazil cost more.",
+        "2020-03",
+        places=["Brazil"],
+    ),
+    _doc(
+        "a2",
+        "Coffee harvest",
+        "Brazil's coffee and cocoa crops.",
+        "2020-03-14",
+        places=["Brazil", "Perú"],
+        topics=["coffee"],
+    ),
     _doc("a3", "Lockdown in Italy", "Italy tightened its lockdown.", "2020", places=["Italy"]),
     _doc("a4", "Città news", "An undated note with a *star*.", None, author=["Ana Núñez"]),
     _doc("a5", "Rates", "Interest rates in Japan.", "2019-12-31T23:30:00Z", places=["Japan"]),
@@ -361,9 +372,7 @@ def test_strict_words_are_all_required():
 def test_boolean_operators_keep_their_meaning():
     assert _query("cocoa OR coffee") == _words("cocoa coffee", "or")
     assert _query("rates NOT japan") == {
-        "bool": {
-            "must": [_words("rates", "and"), {"bool": {"must_not": [_words("japan", "or")]}}]
-        }
+        "bool": {"must": [_words("rates", "and"), {"bool": {"must_not": [_words("japan", "or")]}}]}
     }
     assert _query("(cocoa OR coffee) AND brazil") == {
         "bool": {"must": [_words("brazil", "and"), _words("cocoa coffee", "or")]}
@@ -397,7 +406,9 @@ def test_a_word_in_one_field_and_metadata_values():
     assert _query("cocoa places:brazil") == {
         "bool": {
             "must": [_words("cocoa", "and")],
-            "filter": [{"constant_score": {"filter": {"term": {"places": "brazil"}}, "boost": 0.0}}],
+            "filter": [
+                {"constant_score": {"filter": {"term": {"places": "brazil"}}, "boost": 0.0}}
+            ],
         }
     }
 
@@ -426,7 +437,9 @@ def test_wildcards_and_fuzzy_words():
     }
 
     def fuzzy(field, edits, **extra):
-        return {"fuzzy": {field: {"value": "colour", "fuzziness": edits, "prefix_length": 1, **extra}}}
+        return {
+            "fuzzy": {field: {"value": "colour", "fuzziness": edits, "prefix_length": 1, **extra}}
+        }
 
     assert _query("colour~") == {
         "bool": {
@@ -639,7 +652,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(200 if name in cluster.indices else 404)
         if self.command == "PUT" and path.count("/") == 1:
             cluster.indices.add(name)
-            return self._answer(200, {"acknowledged": True, "shards_acknowledged": True, "index": name})
+            return self._answer(
+                200, {"acknowledged": True, "shards_acknowledged": True, "index": name}
+            )
         if name not in cluster.indices:
             missing = _error("index_not_found_exception", f"no such index [{name}]", 404)
             return self._answer(404, missing)
@@ -669,7 +684,11 @@ class _Handler(BaseHTTPRequestHandler):
                 item["_shards"] = {"total": 1, "successful": 1, "failed": 0}
             else:
                 errors = True
-                kind = "es_rejected_execution_exception" if status == 429 else "mapper_parsing_exception"
+                kind = (
+                    "es_rejected_execution_exception"
+                    if status == 429
+                    else "mapper_parsing_exception"
+                )
                 item["error"] = {"type": kind, "reason": f"failed to index [{doc_id}]"}
             items.append({"index": item})
         return {"took": 3, "errors": errors, "items": items}
@@ -723,7 +742,7 @@ def test_push_retries_with_back_off_and_reports_refused_documents(index, tmp_pat
     create = [(m, p, b) for m, p, b in cluster.requests if m == "PUT"]
     assert len(create) == 1 and create[0][1].startswith("/news")
     assert spec.problems(json.loads(create[0][2]), CREATE_BODY) == []
-    for method, path, body in cluster.requests:
+    for _method, path, body in cluster.requests:
         if path.startswith("/news/_bulk"):
             for action, source in _pairs(body):
                 assert spec.problems(action, BULK_ITEM) == []
@@ -735,8 +754,26 @@ def test_the_fake_clusters_answers_have_the_specifications_shape(spec):
         "took": 3,
         "errors": True,
         "items": [
-            {"index": {"_index": "news", "_id": "a1", "status": 429, "error": {"type": "x", "reason": "y"}}},
-            {"index": {"_index": "news", "_id": "a2", "status": 201, "result": "created", "_version": 1, "_seq_no": 0, "_primary_term": 1, "_shards": {"total": 1, "successful": 1, "failed": 0}}},
+            {
+                "index": {
+                    "_index": "news",
+                    "_id": "a1",
+                    "status": 429,
+                    "error": {"type": "x", "reason": "y"},
+                }
+            },
+            {
+                "index": {
+                    "_index": "news",
+                    "_id": "a2",
+                    "status": 201,
+                    "result": "created",
+                    "_version": 1,
+                    "_seq_no": 0,
+                    "_primary_term": 1,
+                    "_shards": {"total": 1, "successful": 1, "failed": 0},
+                }
+            },
         ],
     }
     assert spec.problems(answer, BULK_RESPONSE) == []
@@ -746,7 +783,9 @@ def test_retries_run_out_with_an_error_naming_the_status(index, tmp_path, cluste
     out = tmp_path / "export"
     export_files(index.documents(), out, index_name="news")
     cluster.request_status = [429] * 3
-    with pytest.raises(ClusterError, match=r"HTTP 429: es_rejected_execution_exception.*after 2 retries"):
+    with pytest.raises(
+        ClusterError, match=r"HTTP 429: es_rejected_execution_exception.*after 2 retries"
+    ):
         push_folder(out, cluster.url, sleep=lambda s: None, retries=2)
     assert cluster.indexed == []
 
@@ -773,3 +812,203 @@ def test_an_interrupted_push_resumes_after_the_last_file_sent(index, tmp_path, c
     assert [ids[0] for ids in _bulk_requests(cluster)] == expected
     assert sorted(first_run + expected) == sorted(d.id for d in DOCS)
     assert sorted(set(cluster.indexed)) == sorted(d.id for d in DOCS)
+
+
+# -- searching a cluster ---------------------------------------------------------------------
+
+S, E = MARK_START, MARK_END
+
+
+def _sample_response(tier: float) -> dict:
+    """An answer to `cocoa brazil` (limit 3), shaped as the specification's SearchResponse."""
+    return {
+        "took": 7,
+        "timed_out": False,
+        "_shards": {"total": 2, "successful": 2, "skipped": 0, "failed": 0},
+        "hits": {
+            "total": {"value": 3, "relation": "eq"},
+            "max_score": tier + 1.25,
+            "hits": [
+                {
+                    "_index": "news",
+                    "_id": "a1",
+                    "_score": tier + 1.25,
+                    "_source": {
+                        "id": "a1",
+                        "title": "Cocoa prices rise",
+                        "date_text": "2020-03",
+                        "path": "/corpus/a1.md",
+                        "places": ["Brazil"],
+                        "meta": {"places": ["Brazil"]},
+                    },
+                    "highlight": {"body": [f"{S}Cocoa{E} beans from {S}Brazil{E} cost more."]},
+                    "matched_queries": ["every_word"],
+                },
+                {
+                    "_index": "news",
+                    "_id": "a2",
+                    "_score": tier + 0.5,
+                    "_source": {
+                        "id": "a2",
+                        "title": "Coffee harvest",
+                        "date_text": "2020-03-14",
+                        "meta": {"places": ["Brazil", "Perú"], "topics": ["coffee"]},
+                    },
+                    "highlight": {"body": [f"{S}Brazil{E}'s coffee", f"and {S}cocoa{E} crops."]},
+                    "matched_queries": ["every_word"],
+                },
+                {
+                    "_index": "news",
+                    "_id": "a4",
+                    "_score": 0.75,
+                    "_source": {"id": "a4", "title": "Città news"},
+                },
+            ],
+        },
+        "aggregations": {
+            "facet:places": {
+                "doc_count_error_upper_bound": 0,
+                "sum_other_doc_count": 0,
+                "buckets": [{"key": "brazil", "doc_count": 2}, {"key": "peru", "doc_count": 1}],
+            },
+            "facet:year": {
+                "doc_count_error_upper_bound": 0,
+                "sum_other_doc_count": 0,
+                "buckets": [{"key": "2020", "doc_count": 2}],
+            },
+            "every_word": {"doc_count": 2},
+        },
+    }
+
+
+def test_a_cluster_answer_becomes_searchkits_results(cluster, spec):
+    cluster.indices.add("news")
+    cluster.mapping = {
+        "mappings": index_body()["mappings"]
+        | {
+            "properties": {
+                **index_body()["mappings"]["properties"],
+                "places": {"type": "keyword", "normalizer": "searchkit_keyword"},
+                "topics": {"type": "keyword", "normalizer": "searchkit_keyword"},
+            }
+        }
+    }
+    tier = OpenSearchIndex(cluster.url, "news", fields=FIELDS).translate("cocoa brazil").tier
+    cluster.search_response = _sample_response(tier)
+    assert spec.problems(cluster.search_response, SEARCH_RESPONSE) == []
+    with OpenSearchIndex(cluster.url, "news") as remote:
+        results = remote.search("cocoa brazil", limit=3, facets=["places", "year"], fragments=2)
+        assert remote.fields() == frozenset({"places", "topics"})
+    sent = json.loads(cluster.requests[-1][2])
+    assert cluster.requests[-1][:2] == ("POST", "/news/_search")
+    expected_body = (
+        OpenSearchIndex(cluster.url, "news", fields={"places", "topics"})
+        .translate("cocoa brazil", limit=3, facets=["places", "year"], fragments=2)
+        .body
+    )
+    assert sent == expected_body
+    assert isinstance(results, Results)
+    assert results.total == 3 and results.relaxed and results.page == 1 and results.limit == 3
+    assert results.query == "((title:cocoa OR body:cocoa) AND (title:brazil OR body:brazil))"
+    assert results.suggestion is None
+    assert results.notes == ("2 documents hold every word; documents with some of them follow",)
+    assert dict(results.facets) == {
+        "places": (FacetCount("brazil", 2), FacetCount("peru", 1)),
+        "year": (FacetCount("2020", 1 + 1),),
+    }
+    first, second, third = results.hits
+    assert first == Hit(
+        rank=1,
+        id="a1",
+        score=1.25,
+        title="Cocoa prices rise",
+        date="2020-03",
+        path="/corpus/a1.md",
+        fields={"places": ("Brazil",)},
+        snippet=Snippet("Cocoa beans from Brazil cost more.", ((0, 5), (17, 23))),
+    )
+    joined = "Brazil's coffee … and cocoa crops."
+    assert second.snippet == Snippet(
+        joined, ((0, 6), (joined.index("cocoa"), joined.index("cocoa") + 5))
+    )
+    assert (second.rank, second.id, second.score, second.date, second.path) == (
+        2,
+        "a2",
+        0.5,
+        "2020-03-14",
+        "",
+    )
+    assert dict(second.fields) == {"places": ("Brazil", "Perú"), "topics": ("coffee",)}
+    # Not every word: no tier to take off; no date, no highlight.
+    assert (third.rank, third.score, third.date, third.snippet) == (3, 0.75, None, Snippet())
+    assert results.as_dict()["hits"][0]["snippet"]["highlights"] == [[0, 5], [17, 23]]
+
+
+def test_a_missing_index_and_a_cluster_error(cluster):
+    with pytest.raises(IndexNotFound, match=f"no index at {cluster.url}/gone"):
+        OpenSearchIndex(cluster.url, "gone", fields=FIELDS).search("cocoa")
+    cluster.indices.add("news")
+    cluster.search_response = {}
+    closed = OpenSearchIndex("http://127.0.0.1:1", "news", fields=FIELDS)
+    with pytest.raises(ClusterError, match="cannot connect"):
+        closed.search("cocoa")
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_search_opensearch_body_prints_the_request_and_sends_nothing(index):
+    result = run_cli(
+        "search", "cocoa brazil", "--facet", "places", "--index", index.path, "--opensearch-body"
+    )
+    assert result.exit_code == 0, result.output
+    fields = {f.name for f in index.stats().fields} - {"year", "month", "day"}
+    expected = OpenSearchIndex("http://x", "searchkit", fields=fields).translate(
+        "cocoa brazil", facets=["places"], facet_limit=10, where=[], sort="relevance", limit=10
+    )
+    assert json.loads(result.stdout) == expected.body
+
+
+def test_search_opensearch_outputs_as_a_local_search(cluster):
+    cluster.indices.add("news")
+    cluster.mapping = {"mappings": {"properties": {"places": {"type": "keyword"}}}}
+    cluster.search_response = _sample_response(512.0)
+    result = run_cli(
+        "search",
+        "cocoa brazil",
+        "--opensearch",
+        cluster.url,
+        "--index-name",
+        "news",
+        "--format",
+        "json",
+        "-n",
+        "3",
+    )
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [h["id"] for h in data["hits"]] == ["a1", "a2", "a4"]
+    assert [h["score"] for h in data["hits"]] == [1.25, 0.5, 0.75]
+    assert data["total"] == 3 and data["relaxed"] is True
+    count = run_cli(
+        "search", "cocoa brazil", "--opensearch", cluster.url, "--index-name", "news", "--count"
+    )
+    assert count.stdout == "3\n"
+
+
+def test_export_command_writes_and_loads(index, tmp_path, cluster):
+    out = tmp_path / "export"
+    result = run_cli(
+        "export", "--index", index.path, "--opensearch", str(out), "--index-name", "news"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "5 documents in 1 bulk file" in result.stderr
+    assert json.loads((out / "manifest.json").read_text())["index_name"] == "news"
+    cluster.item_status = {"a3": [400]}
+    loaded = run_cli("export", "--opensearch", str(out), "--opensearch-url", cluster.url)
+    assert loaded.exit_code == 4, loaded.stderr
+    assert "refused: a3: HTTP 400 mapper_parsing_exception: failed to index [a3]" in loaded.stderr
+    assert "4 documents indexed into news" in loaded.stderr
+    nothing = run_cli("export", "--index", index.path)
+    assert nothing.exit_code == 2
+    assert "give --opensearch DIR, --opensearch-url URL, or both" in nothing.stderr
