@@ -380,14 +380,33 @@ def test_boolean_operators_keep_their_meaning():
 
 
 def test_a_phrase_in_both_fields_title_weighted():
-    def phrase(field, **extra):
-        spec = {"query": "health worker", "analyzer": "searchkit_terms", "slop": 0, **extra}
-        return {"match_phrase": {field: spec}}
+    def phrase(field, text, slop=0, **extra):
+        return {"match_phrase": {field: {"query": text, "slop": slop, **extra}}}
 
     assert _query('"health workers"') == {
         "bool": {
-            "should": [phrase("title", boost=schema.TITLE_BOOST), phrase("body")],
+            "should": [
+                phrase("title", "health workers", boost=schema.TITLE_BOOST),
+                phrase("body", "health workers"),
+            ],
             "minimum_should_match": 1,
+        }
+    }
+    # As typed, so that the stop word keeps its place; Whoosh's slop 3 is Lucene's 2.
+    assert _query('title:"Bank of Japan"~3') == phrase(
+        "title", "Bank of Japan", slop=2, boost=schema.TITLE_BOOST
+    )
+
+
+def test_a_phrase_not_found_in_the_text_goes_as_searchkits_terms():
+    from searchkit.opensearch import search_body
+    from searchkit.query import QueryParser
+
+    parsed = QueryParser(schema.build_schema()).parse('"health workers"')
+    body = search_body(parsed, limit=10).body  # no typed phrases given
+    assert body["query"]["bool"]["should"][1] == {
+        "match_phrase": {
+            "body": {"query": "health worker", "analyzer": "searchkit_terms", "slop": 0}
         }
     }
 

@@ -17,7 +17,7 @@ from .errors import ClusterError
 from .mapping import metadata_fields
 from .push import make_client
 from .response import results_from
-from .translate import Translation, search_body
+from .translate import Translation, search_body, typed_phrases
 
 #: The index name on the cluster unless told otherwise.
 DEFAULT_INDEX_NAME = "searchkit"
@@ -116,7 +116,10 @@ class OpenSearchIndex:
         if unknown:
             names = ", ".join(sorted(known)) or "none"
             raise UsageError(f"no facet field {unknown[0]!r} in the index (fields: {names})")
-        parsed = QueryParser(_schema(), metadata).parse(text, strict=strict, now=now)
+        schema = _schema()
+        parsed = QueryParser(schema, metadata).parse(text, strict=strict, now=now)
+        body_field = schema["body"]
+        phrases = typed_phrases(parsed.text, lambda t: body_field.process_text(t, mode="query"))
         translation = search_body(
             parsed,
             limit=limit,
@@ -129,6 +132,7 @@ class OpenSearchIndex:
             sort=sort,
             fragments=fragments,
             explain=explain,
+            phrases=phrases,
         )
         return replace(translation, notes=tuple(dict.fromkeys(parsed.notes + translation.notes)))
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..search import FacetCount, Hit, Results, Snippet
 from .mapping import META
-from .translate import EVERY_WORD, FACET_PREFIX, MARK_END, MARK_START, Translation
+from .translate import ALL_VALUES, EVERY_WORD, FACET_PREFIX, MARK_END, MARK_START, Translation
 
 #: Between two snippet fragments, as a local search joins them.
 FRAGMENT_JOIN = " … "
@@ -34,6 +34,8 @@ def results_from(
             FacetCount(str(b.get("key_as_string", b["key"])), int(b["doc_count"]))
             for b in agg.get("buckets") or []
         )
+        if agg.get("sum_other_doc_count") and len(facets[name]) >= ALL_VALUES:
+            notes.append(f"facet {name}: only the first {ALL_VALUES:,} values are counted")
         if agg.get("doc_count_error_upper_bound"):
             notes.append(
                 f"facet {name}: counts are approximate on OpenSearch "

@@ -21,6 +21,7 @@ What cannot be said exactly in the query DSL is said in `Translation.notes`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -86,10 +87,12 @@ def search_body(
     sort: str = "relevance",
     fragments: int = 1,
     explain: bool = False,
+    phrases: Mapping[tuple[str, ...], str] | None = None,
 ) -> Translation:
     """The search request body for a parsed query and the options of `Index.search` (already
-    checked and normalised by the caller)."""
-    walker = _Walker(parsed.text)
+    checked and normalised by the caller). `phrases` maps a phrase's analysed words to the
+    text typed between its quotes (`typed_phrases`)."""
+    walker = _Walker(parsed.text, phrases or {})
     filters: list[dict] = [walker.clause(f) for f in parsed.filters]
     if since is not None or until is not None:
         start = since.start if since else None
@@ -172,6 +175,15 @@ def search_body(
     return Translation(body, tuple(dict.fromkeys(notes)), tier, facets, str(parsed))
 
 
+def typed_phrases(text: str, analyse) -> dict[tuple[str, ...], str]:
+    """Each quoted phrase of `text` by its analysed words (`analyse(text)` -> words, as the
+    text fields' analyzer in query mode): the parser keeps no position for a phrase."""
+    found: dict[tuple[str, ...], str] = {}
+    for match in re.finditer(r'"([^"]+)"', text):
+        found.setdefault(tuple(analyse(match.group(1))), match.group(1))
+    return found
+
+
 def _within(start: datetime | None, end: datetime | None) -> dict:
     bounds: dict[str, Any] = {"relation": "within"}
     if start is not None:
@@ -216,8 +228,9 @@ class _Word:
 class _Walker:
     """Turns one Whoosh query into query DSL; `notes` collects what differs."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, phrases: Mapping[tuple[str, ...], str]) -> None:
         self.text = text
+        self.phrases = phrases
         self.notes: list[str] = []
         self.boosts: list[float] = []
 
@@ -360,20 +373,16 @@ class _Walker:
         name = q.fieldname
         boost = q.boost
         if isinstance(q, wq.Phrase):
-            # The words are searchkit's analysed terms; `searchkit_terms` keeps them as they are.
-            return self._per_field(
-                name,
-                lambda f: {
-                    "match_phrase": {
-                        f: {
-                            "query": " ".join(q.words),
-                            "analyzer": "searchkit_terms",
-                            "slop": max(0, q.slop - 1),
-                        }
-                    }
-                },
-                boost,
-            )
+            slop = max(0, q.slop - 1)  # Whoosh's 1 is Lucene's 0: the words side by side
+            typed = self.phrases.get(tuple(q.words))
+            if typed is not None:
+                # As typed, analysed by the index: a stop word inside ("bank of japan") keeps
+                # its place, as it does in the indexed text.
+                spec: dict[str, Any] = {"query": typed, "slop": slop}
+            else:
+                # searchkit's analysed terms, which `searchkit_terms` keeps as they are.
+                spec = {"query": " ".join(q.words), "analyzer": "searchkit_terms", "slop": slop}
+            return self._per_field(name, lambda f: {"match_phrase": {f: dict(spec)}}, boost)
         if isinstance(q, wq.FuzzyTerm):
             edits = q.maxdist
             if edits > MAX_EDITS:
