@@ -1031,3 +1031,78 @@ def test_export_command_writes_and_loads(index, tmp_path, cluster):
     nothing = run_cli("export", "--index", index.path)
     assert nothing.exit_code == 2
     assert "give --opensearch DIR, --opensearch-url URL, or both" in nothing.stderr
+
+
+def test_push_to_nothing_retries_then_says_it_cannot_connect(index, tmp_path):
+    out = tmp_path / "export"
+    export_files(index.documents(), out, index_name="news")
+    sleeps: list[float] = []
+    with pytest.raises(ClusterError, match=r"cannot connect .*after 2 retries"):
+        push_folder(out, "http://127.0.0.1:1", sleep=sleeps.append, retries=2, backoff=0.25)
+    assert sleeps == [0.25, 0.5]
+
+
+def test_index_name_without_a_cluster_is_a_usage_error(index):
+    result = run_cli("search", "cocoa", "--index", index.path, "--index-name", "news")
+    assert result.exit_code == 2
+    assert "--index-name needs --opensearch URL or --opensearch-body" in result.stderr
+
+
+QUERY_PIECES = [
+    "cocoa",
+    "Brazil",
+    "the",
+    "città",
+    "covid-19",
+    "AND",
+    "OR",
+    "NOT",
+    "(",
+    ")",
+    '"',
+    "*",
+    "?",
+    "~",
+    "~2",
+    "^2",
+    ":",
+    "title:",
+    "places:",
+    "date:",
+    "2020-03",
+    ">=",
+    "[",
+    "]",
+    " TO ",
+    "{",
+    "}",
+    "-",
+    "+",
+    "'",
+    "id:",
+    "year:",
+    "body:",
+]
+
+
+def test_no_query_text_gives_an_invalid_body(spec):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from searchkit.errors import SearchkitError
+
+    pieces = st.lists(st.sampled_from(QUERY_PIECES) | st.text(max_size=4), max_size=8)
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(pieces.map(" ".join) | pieces.map("".join), st.booleans())
+    def check(text, strict):
+        try:
+            translation = _translate(text, strict=strict)
+        except SearchkitError as exc:
+            # A query error with --strict, a date that is not one: said, not sent. Every
+            # clause the parser can build has a translation.
+            assert "cannot translate" not in str(exc), text
+            return
+        assert spec.problems(translation.body, SEARCH_BODY) == [], text
+
+    check()

@@ -173,7 +173,6 @@ class OpenSearchIndex:
         )
         body = translation.body
         response = self._request(lambda: self.client.search(index=self.name, body=body))
-        limit, page = body["size"], body["from"] // body["size"] + 1
         results = results_from(response, translation, page=page, limit=limit)
         return replace(results, seconds=time.perf_counter() - started)
 

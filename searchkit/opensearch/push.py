@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..documents import Document
-from ..errors import InvalidValue
+from ..errors import InvalidValue, UsageError
 from .errors import ClusterError
 from .export import DEFAULT_BULK_BYTES, INDEX_FILE, bulk_batches, read_manifest, write_json
 
@@ -67,8 +67,12 @@ class PushReport:
 
 def make_client(url: str, *, timeout: float = 30.0):
     """An `opensearchpy.OpenSearch` client for `url` that leaves retrying to searchkit."""
-    from opensearchpy import OpenSearch
-
+    try:
+        from opensearchpy import OpenSearch
+    except ImportError:
+        raise UsageError(
+            "a cluster needs the OpenSearch client: pip install 'searchkit[opensearch]'"
+        ) from None
     return OpenSearch(hosts=[url], max_retries=0, retry_on_timeout=False, timeout=timeout)
 
 
@@ -116,7 +120,10 @@ class Pusher:
                 error = exc
                 status = exc.status_code if isinstance(exc.status_code, int) else None
                 if status not in RETRY_STATUSES:
-                    raise ClusterError(self.url, f"{what}: {_reason(exc)}", status) from None
+                    refused = ClusterError(self.url, f"{what}: {_reason(exc)}", status)
+                    if status == 413:
+                        refused.hint = "send smaller requests: a lower --bulk-size"
+                    raise refused from None
             if attempt == self.retries:
                 reason = _reason(error) if status else f"cannot connect ({error})"
                 raise ClusterError(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -64,7 +64,6 @@ class Translation:
     tier: float = 0.0
     facets: tuple[str, ...] = ()
     query: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def tier_boost(words: int, boost: float = 1.0) -> float:
