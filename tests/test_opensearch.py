@@ -1013,6 +1013,12 @@ def test_search_opensearch_outputs_as_a_local_search(cluster):
         "search", "cocoa brazil", "--opensearch", cluster.url, "--index-name", "news", "--count"
     )
     assert count.stdout == "3\n"
+    text = run_cli(
+        "search", "cocoa brazil", "--opensearch", cluster.url, "--index-name", "news", "-n", "3"
+    )
+    assert text.exit_code == 0, text.stderr
+    assert "**Cocoa** beans from **Brazil** cost more." in text.stdout
+    assert "note: 2 documents hold every word; documents with some of them follow" in text.stderr
 
 
 def test_export_command_writes_and_loads(index, tmp_path, cluster):
