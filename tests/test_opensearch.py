@@ -555,7 +555,9 @@ def test_by_date_every_word_documents_still_come_first():
         }
     }
     assert translation.body["sort"][0] == {"_score": {"order": "desc"}}
-    assert translation.tier == 1.0
+    # The score is the tier alone (1 or 0), and a note says so: nothing to take off.
+    assert translation.tier == 0.0
+    assert any("scores are 1 (every word) or 0" in n for n in translation.notes)
 
 
 def test_options_the_library_checks_before_translating():
@@ -976,16 +978,26 @@ def test_a_missing_index_and_a_cluster_error(cluster):
 # -- the command line ------------------------------------------------------------------------
 
 
-def test_search_opensearch_body_prints_the_request_and_sends_nothing(index):
+def test_search_opensearch_body_prints_the_request_and_sends_nothing(index, cluster):
     result = run_cli(
-        "search", "cocoa brazil", "--facet", "places", "--index", index.path, "--opensearch-body"
+        "search",
+        "cocoa brazil",
+        "--facet",
+        "places",
+        "--index",
+        index.path,
+        "--opensearch",
+        cluster.url,
+        "--opensearch-body",
     )
     assert result.exit_code == 0, result.output
     fields = {f.name for f in index.stats().fields} - {"year", "month", "day"}
+    assert fields == {"places", "topics", "author"}
     expected = OpenSearchIndex("http://x", "searchkit", fields=fields).translate(
         "cocoa brazil", facets=["places"], facet_limit=10, where=[], sort="relevance", limit=10
     )
     assert json.loads(result.stdout) == expected.body
+    assert cluster.requests == []  # the field names came from the local index
 
 
 def test_search_opensearch_outputs_as_a_local_search(cluster):
@@ -1112,3 +1124,31 @@ def test_no_query_text_gives_an_invalid_body(spec):
         assert spec.problems(translation.body, SEARCH_BODY) == [], text
 
     check()
+
+
+def test_what_the_cluster_says_about_its_answer_becomes_notes(spec):
+    from searchkit.opensearch.response import results_from
+
+    translation = _translate("cocoa", facets=["places"])
+    answer = {
+        "took": 2,
+        "timed_out": True,
+        "_shards": {"total": 3, "successful": 2, "skipped": 0, "failed": 1},
+        "hits": {"total": {"value": 0, "relation": "eq"}, "max_score": None, "hits": []},
+        "aggregations": {
+            "facet:places": {
+                "doc_count_error_upper_bound": 4,
+                "sum_other_doc_count": 0,
+                "buckets": [],
+            }
+        },
+    }
+    assert spec.problems(answer, SEARCH_RESPONSE) == []
+    results = results_from(answer, translation, page=1, limit=10)
+    assert results.total == 0 and results.hits == () and not results.relaxed
+    assert dict(results.facets) == {"places": ()}
+    assert results.notes == (
+        "facet places: counts are approximate on OpenSearch (up to 4 off)",
+        "the cluster timed out: the hits are those found in time",
+        "1 of 3 shards failed to answer",
+    )

@@ -7,7 +7,8 @@ from ..errors import SearchkitError
 
 
 class ClusterError(SearchkitError):
-    """The OpenSearch cluster refused or failed a request: {url}: {reason}."""
+    """The OpenSearch cluster at `url` refused a request, failed it, or could not be reached;
+    `status` is the HTTP status when there was one."""
 
     def __init__(self, url: str, reason: str, status: int | None = None) -> None:
         self.url = url

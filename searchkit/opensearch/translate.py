@@ -12,7 +12,7 @@ as a local search); the Whoosh query it builds is walked here and never leaves t
   (`every_word`) of `tier_boost(...)` for documents holding all of them, larger than any
   score a document can reach without it; `response.results_from` takes it off again.
 - `date:`, `--since` and `--until` become `range` clauses over the `date` range field with
-  `relation: WITHIN` (the document's whole period inside the range); `--where` and
+  `relation: within` (the document's whole period inside the range); `--where` and
   `field:value` on metadata become `term` clauses on normalised keyword fields.
 
 What cannot be said exactly in the query DSL is said in `Translation.notes`.
@@ -120,7 +120,7 @@ def search_body(
         main = _bool(
             filter=[main], should=[_named_constant(every_word, 1.0)], minimum_should_match=0
         )
-        tier = 1.0
+        tier = 0.0  # nothing to take off: the score is the tier, and the note says so
         walker.notes.append(
             "sorted by date on OpenSearch, the hits' scores are 1 (every word) or 0"
         )
