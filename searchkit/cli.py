@@ -49,6 +49,7 @@ from .cli_common import (  # noqa: E402, F401, I001
     silence_output,
     version,
 )
+from .cli_opensearch import export_command
 from .cli_search import search_command, show_command, similar_command
 from .errors import CorpusNotFound
 
@@ -376,7 +377,7 @@ def _show_value(name: str, value) -> str:
     return str(value)
 
 
-for _command in (search_command, show_command, similar_command):
+for _command in (search_command, show_command, similar_command, export_command):
     cli.add_command(_command)
 
 

@@ -28,6 +28,7 @@ from .cli_common import (
     use_color,
     version,
 )
+from .cli_opensearch import search_target
 from .errors import DocumentNotFound, SearchkitError
 
 
@@ -95,6 +96,9 @@ from .errors import DocumentNotFound, SearchkitError
     is_flag=True,
     help="Print the path of each file with a match, once, for every match (not a page).",
 )
+@click.option("--opensearch", metavar="URL", help="Search the OpenSearch cluster at URL instead.")
+@click.option("--index-name", metavar="NAME", help="The index on the cluster [default: searchkit].")
+@click.option("--opensearch-body", is_flag=True, help="Print the OpenSearch request; send nothing.")
 @format_option("text", "json", "jsonl")
 @display_options
 @library_errors
@@ -114,6 +118,9 @@ def search_command(
     explain,
     count,
     files_only,
+    opensearch,
+    index_name,
+    opensearch_body,
     fmt,
     color,
     no_pager,
@@ -138,7 +145,7 @@ def search_command(
         strict=strict,
     )
     limit = setting("limit", limit)
-    with open_index(settings) as index:
+    with search_target(settings, opensearch, index_name, opensearch_body) as index:
         if count or files_only:
             # Page 1 decides whether the query is relaxed (see the docstring); the second
             # call, for every hit, keeps that decision since it asks for exactly that total.

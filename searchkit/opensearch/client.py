@@ -1,0 +1,210 @@
+"""`OpenSearchIndex`: searching an index on an OpenSearch cluster as `Index.search` does."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+
+from ..dates import DateLike, to_span, utc_now
+from ..errors import IndexNotFound, UsageError
+from ..query import QueryParser, Where, parse_where
+from ..schema import DATE_FACETS, build_schema
+from ..search import DEFAULT_FACET_LIMIT, DEFAULT_FRAGMENTS, DEFAULT_LIMIT, SORTS, Results
+from .errors import ClusterError
+from .mapping import metadata_fields
+from .push import make_client
+from .response import results_from
+from .translate import Translation, search_body, typed_phrases
+
+#: The index name on the cluster unless told otherwise.
+DEFAULT_INDEX_NAME = "searchkit"
+
+
+class OpenSearchIndex:
+    """An index on an OpenSearch cluster, searched with searchkit's query language.
+
+    `OpenSearchIndex("http://localhost:9200", "news").search("cocoa", facets=["year"])`
+    returns the same `Results` as `Index.search`. The metadata field names (for `field:value`
+    and facets) are read from the index's mapping on first use, unless given as `fields`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        name: str = DEFAULT_INDEX_NAME,
+        *,
+        fields: Iterable[str] | None = None,
+        client=None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.url = url
+        self.name = name
+        self._client = client
+        self._timeout = timeout
+        self._fields = frozenset(fields) if fields is not None else None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self):
+        """The `opensearchpy.OpenSearch` client (made on first use)."""
+        with self._lock:
+            if self._client is None:
+                self._client = make_client(self.url, timeout=self._timeout)
+            return self._client
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> OpenSearchIndex:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def fields(self) -> frozenset[str]:
+        """The metadata facet names of the index (from its mapping)."""
+        if self._fields is None:
+            answer = self._request(lambda: self.client.indices.get_mapping(index=self.name))
+            mapping: dict = answer.get(self.name) or next(iter(answer.values()), {})
+            self._fields = metadata_fields(mapping)
+        return self._fields
+
+    def translate(
+        self,
+        text: str,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        page: int = 1,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        where: Where | None = None,
+        facets: Iterable[str] = (),
+        facet_limit: int | None = DEFAULT_FACET_LIMIT,
+        sort: str = "relevance",
+        fragments: int = DEFAULT_FRAGMENTS,
+        strict: bool = False,
+        explain: bool = False,
+        now: datetime | None = None,
+    ) -> Translation:
+        """The request `search` would send (its `body`) and its notes; sends nothing when the
+        index's fields are known (given, or read before)."""
+        limit, page = _positive(limit, "limit"), _positive(page, "page")
+        if not isinstance(fragments, int) or isinstance(fragments, bool) or fragments < 0:
+            raise UsageError(f"fragments must be 0 or more, not {fragments!r}")
+        if sort not in SORTS:
+            raise UsageError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+        if isinstance(facets, str):
+            facets = (facets,)
+        facets = tuple(dict.fromkeys(str(f).strip().lower() for f in facets))
+        now = now or utc_now()
+        since_span = to_span(since, now=now) if since is not None else None
+        until_span = to_span(until, now=now) if until is not None else None
+        where_map = parse_where(where)
+        metadata = self.fields()
+        known = metadata | set(DATE_FACETS)
+        for name in where_map:
+            if name not in known:
+                choices = ", ".join(sorted(known)) or "none"
+                raise UsageError(f"no field {name!r} to filter on (fields: {choices})")
+        unknown = [f for f in facets if f not in known]
+        if unknown:
+            names = ", ".join(sorted(known)) or "none"
+            raise UsageError(f"no facet field {unknown[0]!r} in the index (fields: {names})")
+        schema = _schema()
+        parsed = QueryParser(schema, metadata).parse(text, strict=strict, now=now)
+        body_field = schema["body"]
+        phrases = typed_phrases(parsed.text, lambda t: body_field.process_text(t, mode="query"))
+        translation = search_body(
+            parsed,
+            limit=limit,
+            page=page,
+            since=since_span,
+            until=until_span,
+            where=where_map,
+            facets=facets,
+            facet_limit=facet_limit,
+            sort=sort,
+            fragments=fragments,
+            explain=explain,
+            phrases=phrases,
+        )
+        return replace(translation, notes=tuple(dict.fromkeys(parsed.notes + translation.notes)))
+
+    def search(
+        self,
+        text: str,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        page: int = 1,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        where: Where | None = None,
+        facets: Iterable[str] = (),
+        facet_limit: int | None = DEFAULT_FACET_LIMIT,
+        sort: str = "relevance",
+        fragments: int = DEFAULT_FRAGMENTS,
+        strict: bool = False,
+        explain: bool = False,
+        now: datetime | None = None,
+    ) -> Results:
+        """Search the cluster; the same arguments and `Results` as `Index.search` (no spelling
+        suggestion, no score parts: see the README's "Past one machine")."""
+        started = time.perf_counter()
+        translation = self.translate(
+            text,
+            limit=limit,
+            page=page,
+            since=since,
+            until=until,
+            where=where,
+            facets=facets,
+            facet_limit=facet_limit,
+            sort=sort,
+            fragments=fragments,
+            strict=strict,
+            explain=explain,
+            now=now,
+        )
+        body = translation.body
+        response = self._request(lambda: self.client.search(index=self.name, body=body))
+        results = results_from(response, translation, page=page, limit=limit)
+        return replace(results, seconds=time.perf_counter() - started)
+
+    def _request(self, call):
+        from opensearchpy.exceptions import ConnectionError as ClientConnectionError
+        from opensearchpy.exceptions import NotFoundError, TransportError
+
+        try:
+            return call()
+        except NotFoundError:
+            raise IndexNotFound(f"{self.url.rstrip('/')}/{self.name}") from None
+        except ClientConnectionError as exc:
+            raise ClusterError(self.url, f"cannot connect ({exc.error})") from None
+        except TransportError as exc:
+            status = exc.status_code if isinstance(exc.status_code, int) else None
+            info = exc.info if isinstance(exc.info, dict) else {}
+            error = info.get("error")
+            reason = error.get("reason") if isinstance(error, dict) else error or exc.error
+            raise ClusterError(self.url, f"HTTP {status}: {reason}", status) from None
+
+
+_SCHEMA: list = []
+
+
+def _schema():
+    # The query parser reads the analyzers of searchkit's own schema; built once.
+    if not _SCHEMA:
+        _SCHEMA.append(build_schema())
+    return _SCHEMA[0]
+
+
+def _positive(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{name} must be a whole number of 1 or more, not {value!r}")
+    return value
