@@ -311,7 +311,7 @@ def test_a_document_larger_than_the_bound_goes_alone():
 
 # -- query translation -----------------------------------------------------------------------
 
-FIELDS = ("places", "topics", "folder", "author")
+FIELDS = ("places", "topics", "folder", "author", "organization")
 BOTH = ["title^2", "body"]
 NOW = datetime(2026, 12, 2, 12, 0, 0)
 
@@ -411,23 +411,38 @@ def test_a_phrase_not_found_in_the_text_goes_as_searchkits_terms():
     }
 
 
+def _value_or_word(field: str, value: str) -> dict:
+    """A metadata value (folded as searchkit folds it) or a word of one, never scored."""
+    return {
+        "bool": {
+            "should": [
+                {"constant_score": {"filter": {"term": {field: value}}, "boost": 0.0}},
+                {
+                    "constant_score": {
+                        "filter": {"match": {f"{field}.text": {"query": value}}},
+                        "boost": 0.0,
+                    }
+                },
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
 def test_a_word_in_one_field_and_metadata_values():
     assert _query("title:vaccine") == _words("vaccine", "and", ["title^2"])
-    # Metadata values are exact, folded as searchkit folds them, and never scored.
+    # Metadata fields find a whole value or a value holding the word (`author:jane` finds
+    # "Jane Doe"), as a local search does.
     for text, field, value in (
         ("places:brazil", "places", "brazil"),
         ("folder:sport", "folder", "sport"),
         ("Places:BRAZIL", "places", "brazil"),
     ):
-        assert _query(text) == {
-            "constant_score": {"filter": {"term": {field: value}}, "boost": 0.0}
-        }, text
+        assert _query(text) == _value_or_word(field, value), text
     assert _query("cocoa places:brazil") == {
         "bool": {
             "must": [_words("cocoa", "and")],
-            "filter": [
-                {"constant_score": {"filter": {"term": {"places": "brazil"}}, "boost": 0.0}}
-            ],
+            "filter": [_value_or_word("places", "brazil")],
         }
     }
 
@@ -603,7 +618,7 @@ OPTION_SETS = [
 def test_the_readme_table_is_read():
     queries = _syntax_table_queries()
     assert "lockdown italy" in queries and "date:[2019 TO 2020]" in queries
-    assert len(queries) == 13  # 1 + 3 + 1 + 3 + 2 + 3 examples in its six rows
+    assert len(queries) == 15  # 1 + 1 + 3 + 1 + 2 + 2 + 2 + 3 examples in its eight rows
 
 
 @pytest.mark.parametrize("options", OPTION_SETS, ids=lambda o: ",".join(o) or "defaults")

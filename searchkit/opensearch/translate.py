@@ -34,8 +34,8 @@ from ..dates import DateSpan
 from ..errors import DateError, UsageError
 from ..expansion import MAX_EDITS
 from ..query import ParsedQuery
-from ..schema import DATE_FACETS, TEXT_FIELDS, TITLE_BOOST, fold_keyword
-from .mapping import SORT_DATE, TEXT_FIELDS_WEIGHTED, iso
+from ..schema import DATE_FACETS, TEXT_FIELDS, TITLE_BOOST, WORD_MARK, fold_keyword
+from .mapping import SORT_DATE, TEXT_FIELDS_WEIGHTED, TEXT_SUBFIELD, iso
 
 #: The name of the every-word clause, found again in each hit's `matched_queries`.
 EVERY_WORD = "every_word"
@@ -416,6 +416,12 @@ class _Walker:
         if isinstance(q, wq.Term):
             if name in TEXT_FIELDS:
                 return self._group([q], "and")
+            if q.text.startswith(WORD_MARK):
+                # A word of a metadata value (`author:jane` finds "Jane Doe"): the field's
+                # text sub-field, analysed as the index analysed it.
+                word = q.text[len(WORD_MARK) :]
+                match = {"match": {f"{name}.{TEXT_SUBFIELD}": {"query": word}}}
+                return {"constant_score": {"filter": match, "boost": 0.0}}
             # Metadata, id, path and date facets: exact values, which a local search does
             # not score; a constant score of 0 keeps them out of the ranking.
             return {"constant_score": {"filter": {"term": {name: q.text}}, "boost": 0.0}}
@@ -460,4 +466,7 @@ def _unscored(q: wq.Query) -> bool:
         return True
     if type(q) is wq.Term and q.fieldname not in TEXT_FIELDS:
         return True
+    # A metadata value or its words (`places:brazil`), or every word of a quoted value.
+    if type(q) in (wq.Or, wq.And) and q.subqueries:
+        return all(_unscored(c) for c in q.subqueries)
     return False
