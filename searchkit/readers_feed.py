@@ -49,12 +49,12 @@ def read_feed(reader: _Reader, data: bytes) -> list[Document]:
     seen: dict[str, str] = {}
     for position, entry in enumerate(entries, 1):
         where = f"{reader.path}#{position}"
-        doc_id = _entry_id(entry, reader.id_base)
+        doc_id, named = _entry_id(entry, reader.id_base)
         if doc_id in seen:
             reason = f"duplicate id {doc_id!r} (first at {seen[doc_id]}), skipped"
             reader.problem(reason, skipped=True, where=where)
             continue
-        document = _entry_document(reader, entry, doc_id, source, where)
+        document = _entry_document(reader, entry, doc_id, source, where, named=named)
         if document is not None:
             seen[doc_id] = where
             documents.append(document)
@@ -62,7 +62,7 @@ def read_feed(reader: _Reader, data: bytes) -> list[Document]:
 
 
 def _entry_document(
-    reader: _Reader, entry, doc_id: str, source: str, where: str
+    reader: _Reader, entry, doc_id: str, source: str, where: str, *, named: bool
 ) -> Document | None:
     title = clean_value(_detail_text(entry, "title"), limit=None)
     body = clean_text(_body(entry)).strip()
@@ -74,17 +74,21 @@ def _entry_document(
     meta.add("categories", [t.get("term") or t.get("label") or "" for t in tags])
     meta.add("source", source)
     meta.add("url", entry.get("link", ""))
-    return reader.document(doc_id, title, body, dated, meta, where=where, named=True)
+    # An entry with its own id but no text is kept (findable by date and facets), as a JSON
+    # record with an id is; one with neither is no entry (a feed cut inside an <item>).
+    return reader.document(doc_id, title, body, dated, meta, where=where, named=named)
 
 
-def _entry_id(entry, id_base: str) -> str:
-    """The entry's own id, else its link; else one from its content (stable while it is)."""
+def _entry_id(entry, id_base: str) -> tuple[str, bool]:
+    """(id, whether the entry named it): its own id, else its link; else one made from its
+    content (stable while the content is, wherever the entry moves in the feed)."""
     for key in ("id", "link"):
         value = entry.get(key)
         if isinstance(value, str) and value.strip():
-            return safe_id(value.strip())
+            return safe_id(value.strip()), True
     content = "\0".join(str(entry.get(k, "")) for k in ("title", "published", "summary"))
-    return f"{id_base}#{hashlib.blake2b(content.encode(), digest_size=6).hexdigest()}"
+    digest = hashlib.blake2b(content.encode(), digest_size=6).hexdigest()
+    return f"{id_base}#{digest}", False
 
 
 def _detail_text(entry, key: str) -> str:
