@@ -75,7 +75,7 @@ _ROOT_ELEMENT = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 # An mbox starts with a `From ` line (sender and a time of day), then the headers.
-_MBOX_START = re.compile(rb"From \S+[ \t][^\n]*\d:\d\d[^\n]*\r?\n[!-9;-~]+:")
+_MBOX_START = re.compile(rb"From \S{1,300}[ \t][^\n]{0,300}?\d:\d\d[^\n]{0,300}\r?\n[!-9;-~]+:")
 _SNIFF_SIZE = 4096
 _BODY_KEYS = ("body", "text", "content", "article")
 _DATE_KEYS = ("date", "published", "pubdate", "datetime", "time", "created")

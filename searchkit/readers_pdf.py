@@ -27,7 +27,7 @@ def read_pdf(reader: _Reader, data: bytes) -> list[Document]:
     with captured_logs(("pypdf",)) as logged:
         try:
             pdf = PdfReader(io.BytesIO(data))
-            if pdf.is_encrypted and not pdf.decrypt(""):
+            if pdf.is_encrypted and not _opens_without_password(pdf):
                 reader.problem("encrypted PDF (a password is needed): not read", skipped=True)
                 return []
             pages = list(pdf.pages)
@@ -59,6 +59,17 @@ def read_pdf(reader: _Reader, data: bytes) -> list[Document]:
     title = title or title_line(body)
     document = reader.document(reader.id_base, title, body, date, meta, where=reader.path)
     return [document] if document is not None else []
+
+
+def _opens_without_password(pdf) -> bool:
+    """True if an encrypted PDF opens with the empty password, as many do (printing or
+    copying locked only). AES needs the `cryptography` package: without it, it does not."""
+    from pypdf.errors import PyPdfError
+
+    try:
+        return bool(pdf.decrypt(""))
+    except (PyPdfError, NotImplementedError, ValueError):
+        return False
 
 
 def _metadata(reader: _Reader, pdf) -> tuple[str, str, PartialDate | None]:

@@ -190,3 +190,26 @@ def test_pdf_library_messages_do_not_reach_the_terminal(tmp_path: Path):
     assert lines[0].startswith(f"warning: {corpus}/a.pdf: damaged PDF, read as repaired ("), lines
     assert lines[1].startswith(f"skipped: {corpus}/b.pdf: damaged PDF ("), lines
     assert lines[2].startswith("1 added, 0 updated"), lines
+
+
+def _encrypted(data: bytes, user_password: str) -> bytes:
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.encrypt(user_password, owner_password="owner", algorithm="RC4-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_locked_pdf_is_reported_and_one_locked_for_printing_only_is_read():
+    data = make_pdf([PAGE_ONE], info=INFO)
+    result = parse(_encrypted(data, "secret"))
+    assert result.documents == ()
+    assert [(p.skipped, p.reason) for p in result.problems] == [
+        (True, "encrypted PDF (a password is needed): not read")
+    ]
+    (doc,) = parse(_encrypted(data, "")).documents
+    assert doc.body.split() == " ".join(PAGE_ONE).split()
