@@ -4,8 +4,8 @@ Formats (chosen by content, else by extension): seed (` date 2020-03-14 text…`
 headers, YAML front matter and Markdown, JSON / JSON Lines, plain text here; HTML pages
 (`readers_html`), RSS and Atom feeds (`readers_feed`), mbox mailboxes (`readers_mail`) and PDF
 (`readers_pdf`) in their own modules, whose libraries are imported only when a file of that
-format is read; any of them gzipped. Each reader reports bad input as a `Problem` and skips it;
-`parse_file` never raises.
+format is read; any of them gzipped (`readers_gzip`). Each reader reports bad input as a
+`Problem` and skips it; `parse_file` never raises.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import functools
 import json
 import os
 import re
-import zlib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timezone
 
@@ -32,6 +31,7 @@ from .documents import (
     printable_path,
 )
 from .errors import DateError
+from .readers_gzip import GZIP_MAGIC, gunzip
 from .text import (
     clean_text,
     clean_value,
@@ -63,9 +63,6 @@ _TITLE_KEYS = ("title", "headline", "subject")
 #: limit of a corpus file, applied to the text read, so that a small `.gz` cannot fill the
 #: memory (a compression bomb expands a thousandfold).
 MAX_DECOMPRESSED_SIZE = 100 * 1024 * 1024
-# Decompressed a step at a time, so that a bomb stops at the limit, not after it exploded.
-_DECOMPRESS_STEP = 1024 * 1024
-_GZIP_MAGIC = b"\x1f\x8b"
 _MARKDOWN_EXTENSIONS = (".md", ".markdown", ".mdown", ".mkd")
 _HTML_EXTENSIONS = (".html", ".htm", ".xhtml", ".shtml")
 _FEED_EXTENSIONS = (".rss", ".atom")
@@ -227,12 +224,12 @@ class _Reader:
         unpacked = name is not None
         name = self.path if name is None else name
         ext = os.path.splitext(name)[1].lower()
-        if data.startswith(_GZIP_MAGIC):
+        if data.startswith(GZIP_MAGIC):
             if unpacked:
                 # One layer only: bombs nest (a gzip of a gzip multiplies the ratios).
                 self.problem("gzip inside gzip: not read", skipped=True)
                 return []
-            inner = self.gunzip(data)
+            inner = gunzip(self, data)
             if inner is None:
                 return []
             return self.read(inner, name[:-3] if ext == ".gz" else name)
@@ -264,41 +261,6 @@ class _Reader:
         if ext == ".json":
             return self.read_json(text)
         return self.read_text(text, ext)
-
-    def gunzip(self, data: bytes) -> bytes | None:
-        """The bytes a gzip file holds (every member of it), or None (with a problem) when it
-        is damaged, cut short or expands past `max_size`."""
-        out = bytearray()
-        member = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
-        pending = data
-        while True:
-            try:
-                piece = member.decompress(pending, _DECOMPRESS_STEP)
-            except zlib.error as exc:
-                self.problem(f"damaged gzip data ({exc})", skipped=True)
-                return None
-            out += piece
-            if len(out) > self.max_size:
-                reason = (
-                    f"gzip data expands past the {self.max_size:,}-byte size limit "
-                    "(a compression bomb?): not read"
-                )
-                self.problem(reason, skipped=True)
-                return None
-            pending = member.unconsumed_tail
-            if member.eof:
-                rest = member.unused_data
-                if rest.startswith(_GZIP_MAGIC):  # `cat a.gz b.gz` is one valid gzip file
-                    member = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
-                    pending = rest
-                    continue
-                if rest.strip(b"\0"):
-                    reason = f"{len(rest):,} bytes after the end of the gzip data ignored"
-                    self.problem(reason, skipped=False)
-                return bytes(out)
-            if not piece and not pending:
-                self.problem("gzip data cut short (a truncated file?): not read", skipped=True)
-                return None
 
     def is_text(self, data: bytes) -> bool:
         """True if `data` holds text; else False, with a problem (empty or binary)."""
