@@ -96,6 +96,7 @@ def test_a_page_is_known_by_its_content_whatever_its_name():
     for name in ("dockers", "dockers.txt", "dockers.md", "dockers.xml"):
         (doc,) = parse(page().encode(), name).documents
         assert (doc.title, doc.body, doc.date) == (expected.title, expected.body, expected.date)
+        assert doc.title == TITLE and "<" not in doc.body, name
     # A file called .html that holds no markup is plain text.
     (doc,) = parse(b"Dockers strike\nThe port is quiet.\n", "plain.html").documents
     assert (doc.title, doc.body) == ("Dockers strike", "The port is quiet.")

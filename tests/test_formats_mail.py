@@ -97,6 +97,10 @@ def test_mime_parts_and_encoded_headers_are_decoded():
 
 def test_a_mailbox_is_known_by_its_content_whatever_its_name():
     expected = [(d.id, d.title, d.body) for d in parse(mbox(FERRY, COD)).documents]
+    assert [i for i, _, _ in expected] == [
+        "ferry-strike-2024-03-14@harbourdesk.example.org",
+        "desk.mbox#2",
+    ]
     for name in ("desk", "desk.txt", "desk.eml"):
         got = [(d.id, d.title, d.body) for d in parse(mbox(FERRY, COD), name).documents]
         assert got == [(i.replace("desk.mbox", name), t, b) for i, t, b in expected], name
