@@ -1,8 +1,11 @@
 """The file formats: the bytes of one corpus file -> `Document`s.
 
-Formats (chosen by extension and content): seed (` date 2020-03-14 text…`), RFC 822 headers,
-YAML front matter, JSON / JSON Lines, plain text. Each reader reports bad input as a `Problem`
-and skips it; `parse_file` never raises.
+Formats (chosen by content, else by extension): seed (` date 2020-03-14 text…`), RFC 822
+headers, YAML front matter and Markdown, JSON / JSON Lines, plain text here; HTML pages
+(`readers_html`), RSS and Atom feeds (`readers_feed`), mbox mailboxes (`readers_mail`) and PDF
+(`readers_pdf`) in their own modules, whose libraries are imported only when a file of that
+format is read; any of them gzipped (`readers_gzip`). Each reader reports bad input as a
+`Problem` and skips it; `parse_file` never raises.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import functools
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timezone
 
 from .dates import PartialDate
@@ -28,15 +31,17 @@ from .documents import (
     printable_path,
 )
 from .errors import DateError
+from .readers_gzip import GZIP_MAGIC, gunzip
 from .text import (
     clean_text,
     clean_value,
     first_nonblank_line,
     lead_sentence,
+    markdown_inline,
+    markdown_text,
     safe_id,
     shorten,
     split_title,
-    strip_heading_mark,
     title_line,
 )
 
@@ -54,6 +59,21 @@ _HEADER_FIRST = re.compile(r"[A-Za-z0-9-]+:(?:[ \t]|$)")
 _HEADER_LINE = re.compile(r"([!-9;-~]+):[ \t]*(.*)")
 _HEADING = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _TITLE_KEYS = ("title", "headline", "subject")
+#: Bytes a gzipped file may expand to when `parse_file` is given no `max_size`: the default size
+#: limit of a corpus file, applied to the text read, so that a small `.gz` cannot fill the
+#: memory (a compression bomb expands a thousandfold).
+MAX_DECOMPRESSED_SIZE = 100 * 1024 * 1024
+_MARKDOWN_EXTENSIONS = (".md", ".markdown", ".mdown", ".mkd")
+_HTML_EXTENSIONS = (".html", ".htm", ".xhtml", ".shtml")
+_FEED_EXTENSIONS = (".rss", ".atom")
+# The first element of an XML or HTML file, past declarations, comments and a doctype.
+_ROOT_ELEMENT = re.compile(
+    rb"\s*(?:<\?[^>]*>\s*|<!--.*?-->\s*|<!DOCTYPE\s+(html\b)?[^>]*>\s*)*<([A-Za-z][\w:.-]*)",
+    re.IGNORECASE | re.DOTALL,
+)
+# An mbox starts with a `From ` line (sender and a time of day), then the headers.
+_MBOX_START = re.compile(rb"From \S{1,300}[ \t][^\n]{0,300}?\d:\d\d[^\n]{0,300}\r?\n[!-9;-~]+:")
+_SNIFF_SIZE = 4096
 _BODY_KEYS = ("body", "text", "content", "article")
 _DATE_KEYS = ("date", "published", "pubdate", "datetime", "time", "created")
 # Header name -> (metadata field, separator of several values). Everything else in a header
@@ -94,7 +114,13 @@ def _front_matter_loader():
 
 
 def parse_file(
-    data: bytes, *, path: str, id_base: str, folder: str, max_fields: int | None = None
+    data: bytes,
+    *,
+    path: str,
+    id_base: str,
+    folder: str,
+    max_fields: int | None = None,
+    max_size: int | None = None,
 ) -> ParseResult:
     """Turn the bytes of one corpus file into documents.
 
@@ -102,12 +128,18 @@ def parse_file(
     relative to the corpus root, `/`-separated); `folder` its folder relative to the root
     (`""` at the root), which becomes the `folder` facet. `max_fields`: the metadata fields a
     document keeps (default `max_document_fields()`); the rest are dropped with a warning.
+    `max_size`: the bytes a gzipped file may expand to (default `MAX_DECOMPRESSED_SIZE`);
+    past it the file is skipped.
 
     Never raises: bad input becomes a `Problem` in the result, and an unexpected error in a
     reader skips this file with a `Problem` naming the error.
     """
     reader = _Reader(
-        path=path, id_base=safe_id(id_base), folder=safe_id(folder or ""), max_fields=max_fields
+        path=path,
+        id_base=safe_id(id_base),
+        folder=safe_id(folder or ""),
+        max_fields=max_fields,
+        max_size=max_size,
     )
     try:
         documents = reader.read(bytes(data))
@@ -167,41 +199,89 @@ class _Reader:
     """The state of reading one file: where it is, and the problems met so far."""
 
     def __init__(
-        self, *, path: str, id_base: str, folder: str, max_fields: int | None = None
+        self,
+        *,
+        path: str,
+        id_base: str,
+        folder: str,
+        max_fields: int | None = None,
+        max_size: int | None = None,
     ) -> None:
         self.path = path
         self.id_base = id_base
         self.folder = folder
         self.max_fields = max_document_fields() if max_fields is None else max_fields
+        self.max_size = MAX_DECOMPRESSED_SIZE if max_size is None else max_size
         self.problems: list[Problem] = []
         self.claimed_ids: set[str] | None = None  # collected only when a caller asks
 
     def problem(self, reason: str, *, skipped: bool, where: str | None = None) -> None:
         self.problems.append(Problem(where or self.path, reason, skipped))
 
-    def read(self, data: bytes) -> list[Document]:
+    def read(self, data: bytes, name: str | None = None) -> list[Document]:
+        """The documents of `data`, by format; `name` is the file's name (default: its path)
+        as its extension counts, `page.html` for the bytes of `page.html.gz`."""
+        unpacked = name is not None
+        name = self.path if name is None else name
+        ext = os.path.splitext(name)[1].lower()
+        if data.startswith(GZIP_MAGIC):
+            if unpacked:
+                # One layer only: bombs nest (a gzip of a gzip multiplies the ratios).
+                self.problem("gzip inside gzip: not read", skipped=True)
+                return []
+            inner = gunzip(self, data)
+            if inner is None:
+                return []
+            return self.read(inner, name[:-3] if ext == ".gz" else name)
+        kind = _sniff(data, ext)
+        if kind == "pdf":
+            from .readers_pdf import read_pdf
+
+            return read_pdf(self, data)
+        if kind == "mbox":
+            from .readers_mail import read_mbox
+
+            return read_mbox(self, data)
+        if kind is not None:
+            # The extractors decode by the page's own declared charset: given bytes.
+            if not self.is_text(data):
+                return []
+            if kind == "feed":
+                from .readers_feed import read_feed
+
+                return read_feed(self, data)
+            from .readers_html import read_html
+
+            return read_html(self, data)
         text = self.decode(data)
         if text is None:
             return []
-        ext = os.path.splitext(self.path)[1].lower()
         if ext in JSON_LINES_EXTENSIONS:
             return self.read_json_lines(text)
         if ext == ".json":
             return self.read_json(text)
         return self.read_text(text, ext)
 
-    def decode(self, data: bytes) -> str | None:
-        """The file's text, cleaned, or None (with a problem) when there is none."""
+    def is_text(self, data: bytes) -> bool:
+        """True if `data` holds text; else False, with a problem (empty or binary)."""
         if data.startswith(_BOM):
             data = data[len(_BOM) :]
         if not data.strip():
             self.problem("empty file", skipped=True)
-            return None
+            return False
         sample = data[:_BINARY_SAMPLE]
         controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
         if b"\0" in sample or controls > _BINARY_CONTROL_SHARE * len(sample):
             self.problem("binary file", skipped=True)
+            return False
+        return True
+
+    def decode(self, data: bytes) -> str | None:
+        """The file's text, cleaned, or None (with a problem) when there is none."""
+        if not self.is_text(data):
             return None
+        if data.startswith(_BOM):
+            data = data[len(_BOM) :]
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -227,7 +307,7 @@ class _Reader:
 
     def read_text(self, text: str, ext: str) -> list[Document]:
         first_line, _, after_first = text.partition("\n")
-        markdown = ext in (".md", ".markdown")
+        markdown = ext in _MARKDOWN_EXTENSIONS
         if first_line.rstrip() == "---":
             found = self.read_front_matter(text)
             if found is not None:
@@ -239,11 +319,12 @@ class _Reader:
             if found is not None:
                 return found
         stripped = text.lstrip()
+        if markdown:
+            # Indexed as a reader sees it: every word found and highlighted, no `**` or `#`.
+            stripped = markdown_text(stripped).lstrip()
         m = _SEED.match(stripped)
         if m:
             return self.read_seed(stripped, m)
-        if markdown:
-            stripped = strip_heading_mark(stripped)
         title, body = split_title(stripped)
         return self.single(title=title, body=body)
 
@@ -274,6 +355,14 @@ class _Reader:
             return None
         if broken is not None:
             self.problem(f"malformed header line {broken + 1}, rest read as body", skipped=False)
+        body = "\n".join(lines[body_start:]).strip()
+        return self.message(headers, body, doc_id=self.id_base, where=self.path)
+
+    def message(
+        self, headers: Iterable[Sequence[str]], body: str, *, doc_id: str, where: str
+    ) -> list[Document]:
+        """An e-mail or Usenet message as a document; `headers` are (lowercase name, value)
+        pairs in order. The one set of header rules for message files and mailboxes."""
         meta = _Metadata(self.max_fields)
         title = when = ""
         for name, value in headers:
@@ -284,11 +373,15 @@ class _Reader:
             elif name in _HEADER_FIELDS:
                 field_name, separator = _HEADER_FIELDS[name]
                 meta.add(field_name, value.split(separator) if separator else value)
-        body = "\n".join(lines[body_start:]).strip()
         if not title:
             title = title_line(first_nonblank_line(body))
-        dated = self.date(when) if when else None
-        return self.single(title=title, body=body, date=dated, meta=meta)
+        dated = self.date(when, where=where) if when else None
+        document = self.document(doc_id, title, body, dated, meta, where=where)
+        return [document] if document is not None else []
+
+    def metadata(self) -> _Metadata:
+        """An empty set of metadata values under this file's limits, for a format to fill."""
+        return _Metadata(self.max_fields)
 
     def read_front_matter(self, text: str) -> list[Document] | None:
         """Markdown under a YAML block, or None (with a problem) to read it as plain text."""
@@ -312,13 +405,17 @@ class _Reader:
         if not isinstance(record, dict):
             self.problem("front matter is not a YAML mapping, read as plain text", skipped=False)
             return None
-        rest = "\n".join(lines[close + 1 :]).strip()
+        markdown = "\n".join(lines[close + 1 :]).strip()
+        # Front matter heads Markdown (Jekyll, Hugo): its text is what a reader sees.
+        rest = markdown_text(markdown).strip()
         fields = _Record(record)
         title = clean_value(_text_of(fields.take(("title",))), limit=None)
         if not title:
-            heading = _HEADING.search(rest)
-            title = clean_value(heading[1], limit=None) if heading else title_line(rest)
-            title = strip_heading_mark(title)
+            heading = _HEADING.search(markdown)
+            if heading:
+                title = clean_value(markdown_inline(heading[1]), limit=None)
+            else:
+                title = title_line(rest)
         dated = self.date_value(fields.take(_DATE_KEYS))
         meta = fields.metadata(self.max_fields)
         return self.single(title=title, body=rest, date=dated, meta=meta)
@@ -614,3 +711,28 @@ def _json_type(value: object) -> str:
     if value is None:
         return "null"
     return type(value).__name__
+
+
+def _sniff(data: bytes, ext: str) -> str | None:
+    """The format `data` is in by its content (`pdf`, `mbox`, `feed`, `html`), or by `ext` for
+    those; None for the text formats, which `read_text` and the JSON readers tell apart."""
+    head = data[:_SNIFF_SIZE]
+    if head.startswith(_BOM):
+        head = head[len(_BOM) :]
+    # PDF allows bytes before its header; only a `.pdf` is looked for it past the start.
+    if head.startswith(b"%PDF-") or (ext == ".pdf" and b"%PDF-" in head[:1024]):
+        return "pdf"
+    if head.startswith(b"From ") and (ext == ".mbox" or _MBOX_START.match(head)):
+        return "mbox"
+    root = _ROOT_ELEMENT.match(head)
+    if root is not None:
+        name = root[2].lower()
+        if name in (b"rss", b"feed", b"rdf:rdf"):
+            return "feed"
+        if root[1] or name in (b"html", b"head", b"body"):
+            return "html"
+    if ext in _FEED_EXTENSIONS:
+        return "feed"
+    if ext in _HTML_EXTENSIONS and re.search(rb"<[A-Za-z!/]", head):
+        return "html"
+    return None

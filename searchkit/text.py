@@ -6,6 +6,7 @@ word boundary.
 
 from __future__ import annotations
 
+import html
 import re
 
 #: Characters of a title read from a file; a longer first line yields its lead sentence.
@@ -95,3 +96,101 @@ def shorten(text: str, limit: int = TITLE_LIMIT) -> str:
     if cut < limit // 2:
         cut = limit - 1
     return text[:cut].rstrip(" ,;:-–—") + "…"
+
+
+# -- Markdown as the text a reader sees ----------------------------------------------------
+
+_FENCE = re.compile(r"^[ ]{0,3}(`{3,}|~{3,})")
+_ATX_HEADING = re.compile(r"^[ ]{0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+# A line of `===` or `---` under a paragraph (a setext heading), or a thematic break.
+_UNDERLINE = re.compile(r"^[ ]{0,3}(?:=+|-+)[ \t]*$")
+_RULE = re.compile(r"^[ ]{0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
+_QUOTE_MARKS = re.compile(r"^[ ]{0,3}(?:>[ ]?)+")
+_BULLET = re.compile(r"^([ \t]*)[*+-][ \t]+(?:\[[ xX]\][ \t]+)?")
+_LINK_DEFINITION = re.compile(r"^[ ]{0,3}\[[^\]]+\]:[ \t]*\S+[^\n]*$")
+_TABLE_DELIMITER = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)+\|?[ \t]*$")
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+_IMAGE = re.compile(r"!\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:[ \t]+\"[^\"]*\")?\)")
+_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()\s]|\([^()]*\))*(?:[ \t]+\"[^\"]*\")?\)")
+_REFERENCE_LINK = re.compile(r"!?\[([^\]]+)\]\[[^\]]*\]")
+_AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^<>\s]+)>")
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_EMPHASIS_STAR = re.compile(r"(?<!\*)\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?!\*)")
+# `_` emphasis only between non-word characters: snake_case names stay as they are.
+_EMPHASIS_UNDERSCORE = re.compile(r"(?<!\w)_(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)")
+_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+_HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+# Escaped punctuation is parked on private-use characters while the inline rules run.
+_PARKED = 0xE000
+
+
+def markdown_text(text: str) -> str:
+    """Markdown as the text a reader sees: no `#` heading marks, `**`/`_` emphasis, link or
+    image syntax, code fences, quote marks, table rules or link definitions; `*` and `+`
+    bullets become `- `. Line structure is kept, so a snippet reads as the page does.
+
+    A light reading of CommonMark, not a full parser: what it does not recognise stays as
+    written, so no text is ever lost.
+    """
+    out: list[str] = []
+    fence = ""
+    previous = ""
+    for line in text.split("\n"):
+        if fence:
+            if line.strip().startswith(fence):
+                fence = ""
+            else:
+                out.append(line)  # code is shown as written
+            continue
+        m = _FENCE.match(line)
+        if m:
+            fence = m[1][0] * len(m[1])
+            continue
+        if _LINK_DEFINITION.match(line) or _TABLE_DELIMITER.match(line):
+            continue
+        if _RULE.match(line) or (_UNDERLINE.match(line) and previous.strip()):
+            previous = ""
+            continue
+        heading = _ATX_HEADING.match(line)
+        if heading:
+            line = heading[1] or ""
+        else:
+            line = _QUOTE_MARKS.sub("", line)
+            line = _BULLET.sub(r"\1- ", line)
+            if line.lstrip().startswith("|") and line.rstrip().endswith("|"):
+                line = "\t".join(cell.strip() for cell in line.strip()[1:-1].split("|"))
+        previous = line
+        out.append(markdown_inline(line))
+    return "\n".join(out)
+
+
+def markdown_inline(text: str) -> str:
+    """One line of Markdown without its inline syntax: emphasis, code marks, links, images."""
+    if not any(c in text for c in "*_`[<&\\~"):
+        return text
+    parked = not any(_PARKED <= ord(c) < _PARKED + 128 for c in text)
+    if parked:
+        text = _ESCAPED.sub(lambda m: chr(_PARKED + ord(m[1])), text)
+    text = _IMAGE.sub(r"\1", text)
+    text = _LINK.sub(r"\1", text)
+    text = _REFERENCE_LINK.sub(r"\1", text)
+    text = _AUTOLINK.sub(r"\1", text)
+    text = _CODE_SPAN.sub(lambda m: m[2].strip(), text)
+    for _ in range(3):  # nested emphasis: ***both***, **bold _and italic_**
+        before = text
+        text = _STRONG.sub(r"\2", text)
+        text = _EMPHASIS_STAR.sub(r"\1", text)
+        text = _EMPHASIS_UNDERSCORE.sub(r"\1", text)
+        text = _STRIKE.sub(r"\1", text)
+        if text == before:
+            break
+    text = _HTML_TAG.sub("", text)
+    text = _ENTITY.sub(lambda m: html.unescape(m[0]), text)
+    text = text.rstrip("\\") if text.endswith("\\") and not text.endswith("\\\\") else text
+    if parked:
+        text = "".join(
+            chr(ord(c) - _PARKED) if _PARKED <= ord(c) < _PARKED + 128 else c for c in text
+        )
+    return text

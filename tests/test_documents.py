@@ -310,7 +310,8 @@ def test_front_matter_sample():
     doc = only(parse(FRONT, "posts/rome.md", folder="posts"))
     assert doc.title == "Spring in Rome"
     assert (doc.date.start, doc.date.precision) == (datetime(2020, 3, 14), "day")
-    assert doc.body == "# Not the title\n\nText of the post."
+    # The Markdown is the text a reader sees: the heading keeps its words, not its `#`.
+    assert doc.body == "Not the title\n\nText of the post."
     assert doc.fields == {
         "tags": ("italy", "spring"),
         "categories": ("travel",),
