@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from itertools import islice
 
-from .schema import TEXT_FIELDS
+from .schema import TEXT_FIELDS, cjk_pieces
 from .scoring import positive_leaves
 
 #: A snippet fragment: at most this many characters, starting up to LEAD before a match.
@@ -89,7 +89,20 @@ class Highlighter:
             # word minus a changed ending); other text: every token, accents and all.
             tokens = finder if text.isascii() else self._tokens
             for m in tokens.finditer(text):
-                t = term_of(m.group())
+                word = m.group()
+                if not word.isascii() and len(pieces := cjk_pieces(word)) > 1:
+                    # CJK runs are indexed as overlapping pairs: mark the pairs found,
+                    # joining overlapping ones into one highlight.
+                    for a, b in pieces:
+                        t = term_of(word[a:b])
+                        if t is not None and t in terms:
+                            start, end = m.start() + a, m.start() + b
+                            if matches and matches[-1][1] > start:
+                                matches[-1] = (matches[-1][0], end, matches[-1][2])
+                            else:
+                                matches.append((start, end, t))
+                    continue
+                t = term_of(word)
                 if t is not None and t in terms:
                     matches.append((m.start(), m.end(), t))
         return render_snippet(text, choose_fragments(text, matches, fragments))

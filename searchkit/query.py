@@ -195,7 +195,9 @@ class QueryParser:
         notes.extend(ctx.notes)
         notes.extend(_check_errors(q, text, strict))
         if q is wq.NullQuery or isinstance(q, type(wq.NullQuery)):
-            if text.strip():
+            if text.strip() and not re.search(r"\w", text):
+                notes.append("nothing to search for: symbols and emoji are not indexed")
+            elif text.strip():
                 notes.append("nothing to search for: every word is too common or too short")
             return ParsedQuery(text, wq.NullQuery, None, tuple(notes))
         q = _split_compounds(q).normalize()

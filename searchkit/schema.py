@@ -118,6 +118,60 @@ class SnowballStemmer(Filter):
             yield t
 
 
+#: Chinese, Japanese and Korean characters (Han, kana, Hangul): written without spaces, so a
+#: run of them is indexed as overlapping pairs (the approach of Lucene's CJK analyzer).
+_CJK_RUN = re.compile(
+    "[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
+    "\ua960-\ua97f\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]+"
+)
+
+
+def cjk_pieces(word: str) -> list[tuple[int, int]]:
+    """(start, end) of the pieces one token is indexed as: each run of CJK characters as
+    its overlapping pairs ("中国经济" -> 中国, 国经, 经济; a lone character alone), the rest of
+    the token as it is. A token without CJK characters is one piece."""
+    pieces: list[tuple[int, int]] = []
+    at = 0
+    for run in _CJK_RUN.finditer(word):
+        if run.start() > at:
+            pieces.append((at, run.start()))
+        start, end = run.span()
+        if end - start == 1:
+            pieces.append((start, end))
+        else:
+            pieces.extend((i, i + 2) for i in range(start, end - 1))
+        at = end
+    if at < len(word):
+        pieces.append((at, len(word)))
+    return pieces
+
+
+class CJKBigrams(Filter):
+    """Each run of CJK characters in a token as overlapping pairs, one position each (after
+    the stop filter: a pair is two characters, never too short); other tokens unchanged."""
+
+    def __call__(self, tokens):
+        shift = 0
+        for t in tokens:
+            if shift and t.positions:
+                t.pos += shift
+            text = t.text
+            if text.isascii() or not _CJK_RUN.search(text):
+                yield t
+                continue
+            pieces = cjk_pieces(text)
+            first_pos = t.pos if t.positions else 0
+            first_char = t.startchar if t.chars else 0
+            for i, (start, end) in enumerate(pieces):
+                t.text = text[start:end]
+                if t.positions:
+                    t.pos = first_pos + i
+                if t.chars:
+                    t.startchar, t.endchar = first_char + start, first_char + end
+                yield t
+            shift += len(pieces) - 1
+
+
 class MetadataWords(Filter):
     """After each whole metadata value, its words behind `WORD_MARK` (at index time only: a
     query names a whole value or a word, and the query layer asks for both)."""
@@ -138,12 +192,14 @@ _METADATA_WORD = re.compile(r"\w+")
 
 def text_analyzer():
     """Tokenise on words (a hyphen separates two), case-fold, accent-fold ("citta" finds
-    "città"), drop English stop words and one-letter words, stem (Snowball English)."""
+    "città"), drop English stop words and one-letter words, split CJK runs into pairs, stem
+    (Snowball English)."""
     return (
         RegexTokenizer()
         | LowercaseFilter()
         | AccentFolder()
         | StopFilter(stoplist=STOP_WORDS, minsize=2)
+        | CJKBigrams()
         | SnowballStemmer()
     )
 
@@ -191,14 +247,16 @@ def _fused_indexer(field: TEXT):
     if not isinstance(analyzer, CompositeAnalyzer) or type(fmt) is not Positions:
         return None
     kinds = [type(item) for item in analyzer.items]
-    if kinds != [RegexTokenizer, LowercaseFilter, AccentFolder, StopFilter, SnowballStemmer]:
+    chain = [RegexTokenizer, LowercaseFilter, AccentFolder, StopFilter, CJKBigrams, SnowballStemmer]
+    if kinds != chain:
         return None
-    tokenizer, _, _, stop, stemmer = analyzer.items
+    tokenizer, _, _, stop, _, stemmer = analyzer.items
     if tokenizer.gaps or not stop.renumber:
         return None
     finditer = tokenizer.expression.finditer
     stops, minsize, maxsize = stop.stops, stop.min, stop.max
     stem = stemmer.stem_word()
+    cjk_search = _CJK_RUN.search
     encode, boost = fmt.encode, fmt.field_boost
     stems: dict[str, str] = {}
 
@@ -214,17 +272,23 @@ def _fused_indexer(field: TEXT):
                 continue
             # StopFilter renumbers: the first kept word keeps its place, the next follow it.
             pos = number if pos < 0 else pos + 1
-            stemmed = stems.get(text)
-            if stemmed is None:
-                if len(stems) > 200_000:
-                    stems.clear()
-                stemmed = stems[text] = stem(text)
-            text = stemmed
-            found = positions.get(text)
-            if found is None:
-                positions[text] = [pos]
-            else:
-                found.append(pos)
+            if text.isascii() or not cjk_search(text):
+                words: tuple[str, ...] | list[str] = (text,)
+            else:  # CJKBigrams: a position for each piece
+                words = [text[a:b] for a, b in cjk_pieces(text)]
+            for i, word in enumerate(words):
+                if i:
+                    pos += 1
+                stemmed = stems.get(word)
+                if stemmed is None:
+                    if len(stems) > 200_000:
+                        stems.clear()
+                    stemmed = stems[word] = stem(word)
+                found = positions.get(stemmed)
+                if found is None:
+                    positions[stemmed] = [pos]
+                else:
+                    found.append(pos)
         for word, places in positions.items():
             yield word.encode("utf-8"), len(places), float(len(places)) * boost, encode(places)
 
