@@ -50,7 +50,7 @@ from .cli_common import (  # noqa: E402, F401, I001
     silence_output,
     version,
 )
-from .cli_search import search_command, show_command, similar_command, warm_answer
+from .cli_search import search_command, show_command, similar_command, stats_text, warm_answer
 from .errors import CorpusNotFound
 
 
@@ -249,23 +249,6 @@ def stats_command(index_path, fmt):
         click.echo(json.dumps(payload.stats_payload(stats), indent=2))
         return
     click.echo(stats_text(stats))
-
-
-def stats_text(stats) -> str:
-    """`searchkit stats` as text (also what the warm server answers)."""
-    display = output.display_path
-    span = f"{stats.earliest} .. {stats.latest}" if stats.earliest else "no dated documents"
-    updated = stats.last_update.strftime("%Y-%m-%d %H:%M:%S UTC") if stats.last_update else "-"
-    lines = [
-        f"index       {display(stats.path)} ({stats.generation})",
-        f"documents   {stats.documents:,}",
-        f"dates       {span}",
-        f"size        {stats.size_bytes / 1024**2:.1f} MiB in {stats.segments} segment(s)",
-        f"updated     {updated}",
-        "roots       " + (", ".join(display(r) for r in stats.roots) or "-"),
-        "fields      " + (", ".join(f"{f.name} ({f.distinct:,})" for f in stats.fields) or "-"),
-    ]
-    return "\n".join(lines)
 
 
 @cli.command("watch", short_help="Keep the index in step with the corpus until stopped.")

@@ -389,3 +389,21 @@ def warm_answer(settings, request: dict, *, color: bool = False, no_pager: bool 
     if answer["exit"]:
         sys.exit(answer["exit"])
     return True
+
+
+def stats_text(stats) -> str:
+    """`searchkit stats` as text (here, beside the other reading commands' helpers, so that
+    the warm server can answer it too)."""
+    display = output.display_path
+    span = f"{stats.earliest} .. {stats.latest}" if stats.earliest else "no dated documents"
+    updated = stats.last_update.strftime("%Y-%m-%d %H:%M:%S UTC") if stats.last_update else "-"
+    lines = [
+        f"index       {display(stats.path)} ({stats.generation})",
+        f"documents   {stats.documents:,}",
+        f"dates       {span}",
+        f"size        {stats.size_bytes / 1024**2:.1f} MiB in {stats.segments} segment(s)",
+        f"updated     {updated}",
+        "roots       " + (", ".join(display(r) for r in stats.roots) or "-"),
+        "fields      " + (", ".join(f"{f.name} ({f.distinct:,})" for f in stats.fields) or "-"),
+    ]
+    return "\n".join(lines)

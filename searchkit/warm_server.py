@@ -242,7 +242,7 @@ def _similar(index, request: dict, actions: list) -> int:
 
 def _stats(index, request: dict, actions: list) -> int:
     # As cli.stats_command.
-    from .cli import stats_text
+    from .cli_search import stats_text
 
     stats = index.stats()
     if request["fmt"] == "json":
