@@ -74,10 +74,11 @@ def load(url: str, queries: list[str], seconds: float, clients: int) -> dict:
     deadline = time.monotonic() + seconds
 
     def client(n: int) -> None:
-        i = n
+        i, asked = n, 0
         while time.monotonic() < deadline:
             q = queries[i % len(queries)]
-            kind = "page" if i % 2 == 0 else "api"
+            kind = "page" if (n + asked) % 2 == 0 else "api"
+            asked += 1
             target = (
                 f"{url}?{urlencode({'q': q})}"
                 if kind == "page"

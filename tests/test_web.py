@@ -267,10 +267,21 @@ class Page(HTMLParser):
             out[link.text()] = (count, link.attrs["href"] or "")
         return out
 
+    def all_bars(self) -> dict[str, int]:
+        """value -> count of every date bar, the empty ones included."""
+        out = {}
+        for a in self.find_all("a", "bar"):
+            count = int(a.attrs["data-count"] or 0)
+            assert ("empty" in a.classes) == (count == 0)
+            out[a.attrs["data-value"] or ""] = count
+        return out
+
     def bars(self) -> dict[str, tuple[int, str]]:
+        """value -> (count, link) of the date bars that have matches."""
         return {
             a.attrs["data-value"] or "": (int(a.attrs["data-count"] or 0), a.attrs["href"] or "")
             for a in self.find_all("a", "bar")
+            if "empty" not in a.classes
         }
 
     def chips(self) -> dict[str, str]:
@@ -302,6 +313,10 @@ def test_a_search_page_lists_every_match_with_facets_and_year_bars(site):
     assert {v: c for v, (c, _) in page.facet("topics").items()} == dict(topics.most_common(10))
     years = Counter(str(DATES[d.id].year) for d in expected)
     assert {v: c for v, (c, _) in page.bars().items()} == dict(years)
+    # Years without a match are empty bars: the gaps are time's.
+    first, last = min(years), max(years)
+    every_year = {str(y): years.get(str(y), 0) for y in range(int(first), int(last) + 1)}
+    assert page.all_bars() == every_year
     assert page.find("section", "histogram").attrs["data-level"] == "year"
     # Each hit: its title links to its own page; date shown.
     for li in page.find_all("li", "hit"):
@@ -353,11 +368,15 @@ def test_year_bars_drill_into_months_and_days(site):
     assert months_page.find("section", "histogram").attrs["data-level"] == "month"
     months = Counter(DATES[d.id].strftime("%Y-%m") for d in in_2020)
     assert {v: c for v, (c, _) in months_page.bars().items()} == dict(months)
+    assert months_page.all_bars() == {
+        f"2020-{m:02d}": months.get(f"2020-{m:02d}", 0) for m in range(3, 8)
+    }
     assert set(months_page.chips()) == {"since 2020", "until 2020"}
     days_page = site.page(months_page.bars()["2020-03"][1])
     assert days_page.find("section", "histogram").attrs["data-level"] == "day"
     days = Counter(DATES[d.id].isoformat() for d in in_2020 if DATES[d.id].month == 3)
     assert {v: c for v, (c, _) in days_page.bars().items()} == dict(days)
+    assert list(days_page.all_bars()) == [f"2020-03-{d:02d}" for d in range(3, 21)]
     assert days_page.total() == sum(days.values())
 
 

@@ -19,10 +19,13 @@ from .request import SearchRequest
 
 #: Histogram levels: the date facet drawn, and the one a bar's click drills into.
 LEVELS = ("year", "month", "day")
-#: The date bars, in pixels.
-BAR_WIDTH = 14
-BAR_GAP = 3
+#: The date bars, in pixels: the chart is about CHART_WIDTH wide, bars between the bounds.
+CHART_WIDTH = 280
+BAR_WIDTH = (4, 28)
+BAR_GAP = 2
 BAR_HEIGHT = 80
+#: Periods without a match are drawn (as empty bars) up to this many bars.
+MAX_FILLED = 400
 
 QUERY_SYNTAX = (
     ("lockdown italy", "both words, in the title or the body"),
@@ -185,21 +188,23 @@ def facet_html(request: SearchRequest, field: str, counts: Sequence[tuple[str, i
 def histogram_html(request: SearchRequest, histogram: Histogram) -> str:
     """Date bars as SVG (heights as attributes: no inline style), each a link that narrows
     `since`/`until` to its period; the script adds brushing across bars."""
-    bars = histogram.bars
+    bars = filled(histogram.level, histogram.bars)
     top = max((c for _, c in bars), default=0) or 1
-    width = max(len(bars), 1) * (BAR_WIDTH + BAR_GAP)
+    step = max(BAR_WIDTH[0], min(BAR_WIDTH[1], CHART_WIDTH // max(len(bars), 1)))
+    bar = step - BAR_GAP
+    width = max(len(bars), 1) * step
     rects = []
     for i, (value, count) in enumerate(bars):
-        height = max(1, round(BAR_HEIGHT * count / top))
-        x = i * (BAR_WIDTH + BAR_GAP)
+        height = round(BAR_HEIGHT * count / top) if count else 0
+        x = i * step
         href = request.changed(since=value, until=value).url()
+        label = f'<text x="{x + bar / 2:g}" y="11" text-anchor="middle">{count:,}</text>'
         rects.append(
-            f'<a href="{esc(href)}" class="bar" data-value="{esc(value)}" data-count="{count}">'
+            f'<a href="{esc(href)}" class="bar{"" if count else " empty"}" '
+            f'data-value="{esc(value)}" data-count="{count}">'
             f"<title>{esc(value)}: {count:,}</title>"
-            f'<rect x="{x}" y="{BAR_HEIGHT - height + 14}" width="{BAR_WIDTH}" '
-            f'height="{height}"></rect>'
-            f'<text x="{x + BAR_WIDTH / 2:g}" y="11" text-anchor="middle">{count:,}</text>'
-            "</a>"
+            f'<rect x="{x}" y="{BAR_HEIGHT - height + 14}" width="{bar}" '
+            f'height="{max(height, 1)}"></rect>{label if count and bar >= 12 else ""}</a>'
         )
     labels = ""
     if bars:
@@ -225,6 +230,41 @@ def histogram_html(request: SearchRequest, histogram: Histogram) -> str:
         f'<section class="histogram" data-level="{esc(histogram.level)}">'
         f"<h3>dates by {esc(histogram.level)}</h3>{svg}{labels}{nav}</section>"
     )
+
+
+def filled(level: str, bars: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """`bars` with the periods between the first and the last that have no match, as zero
+    bars, so that the chart's gaps are time's; unchanged if a value is not such a period."""
+    pattern = {"year": r"\d{4}", "month": r"\d{4}-\d{2}", "day": r"\d{4}-\d{2}-\d{2}"}[level]
+    if not bars or not all(re.fullmatch(pattern, v) for v, _ in bars):
+        return list(bars)
+    counts = dict(bars)
+    periods = _periods(level, min(counts), max(counts))
+    if periods is None:
+        return list(bars)
+    return [(p, counts.get(p, 0)) for p in periods]
+
+
+def _periods(level: str, first: str, last: str) -> list[str] | None:
+    from datetime import date, timedelta
+
+    out: list[str] = []
+    if level == "year":
+        out = [f"{y:04d}" for y in range(int(first), int(last) + 1)]
+    elif level == "month":
+        y, m = int(first[:4]), int(first[5:7])
+        while f"{y:04d}-{m:02d}" <= last and len(out) <= MAX_FILLED:
+            out.append(f"{y:04d}-{m:02d}")
+            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    else:
+        try:
+            day, end = date.fromisoformat(first), date.fromisoformat(last)
+        except ValueError:
+            return None
+        while day <= end and len(out) <= MAX_FILLED:
+            out.append(day.isoformat())
+            day += timedelta(days=1)
+    return out if len(out) <= MAX_FILLED else None
 
 
 def _outer(histogram: Histogram) -> str:
