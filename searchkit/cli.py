@@ -363,9 +363,9 @@ def serve_command(paths, index_path, host, port, watch):
     try:
         server = SearchServer(index, (host, port), log=log)
     except OSError as exc:
-        raise click.ClickException(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-        ) from None
+        error = click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        error.exit_code = EXIT_ERROR  # type: ignore[misc]  # click reads it per instance
+        raise error from None
     if host not in LOOPBACK_HOSTS:
         log(f"warning: listening on {host}: anyone who can reach it can read the whole archive")
     warm = WarmServer(index)

@@ -47,6 +47,8 @@ def ask(index_path: str, request: dict) -> dict | None:
         return None
     if record.get("code") != CODE:
         return None  # a server running other searchkit code could print something else
+    if not _private(os.path.dirname(address)):
+        return None  # a record pointing anywhere else could be anyone's answer
     request = {**request, "index": os.path.abspath(index_path)}
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
@@ -68,6 +70,15 @@ def ask(index_path: str, request: dict) -> dict | None:
     if not isinstance(answer, dict) or "fallback" in answer:
         return None
     return answer
+
+
+def _private(folder: str) -> bool:
+    """True if `folder` is this user's and no one else's (what the server makes)."""
+    try:
+        info = os.stat(folder)
+    except (OSError, ValueError):
+        return False
+    return info.st_uid == os.getuid() and info.st_mode & 0o077 == 0
 
 
 def _read_line(conn: socket.socket) -> bytes:

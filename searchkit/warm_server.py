@@ -79,6 +79,9 @@ class WarmServer(socketserver.ThreadingUnixStreamServer):
         self.recorded = True
         return True
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that left before its answer was written: nothing to report."""
+
     def close(self) -> None:
         """Stop answering; remove the record (if it is still ours) and the socket."""
         self.server_close()

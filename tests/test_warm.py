@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -144,7 +145,8 @@ def test_paths_print_relative_to_the_clients_folder(archive, warm_server_for, mo
 
 def test_a_stale_record_is_passed_over(archive, monkeypatch):
     expected = cold(monkeypatch, "search", "cocoa", "-l")
-    record = {"socket": str(archive / "gone.sock"), "pid": 1, "code": warm.CODE}
+    private = tempfile.mkdtemp()  # mode 0700, as the server's own
+    record = {"socket": os.path.join(private, "gone.sock"), "pid": 1, "code": warm.CODE}
     Path(warm.record_path(str(archive))).write_text(json.dumps(record), encoding="utf-8")
     got = run_cli("search", "cocoa", "-l")
     assert (got.exit_code, got.stdout, got.stderr) == (0, expected.stdout, expected.stderr)
@@ -181,6 +183,19 @@ def test_a_server_of_other_code_or_another_index_is_not_asked(archive, warm_serv
     Path(warm.record_path(str(other))).write_text(json.dumps(record), encoding="utf-8")
     got = run_cli("search", "cocoa", "-c", "--index", str(other))
     assert got.stdout == "0\n" and answers == [{"fallback": "another index"}]
+
+
+def test_a_socket_in_a_folder_others_can_enter_is_not_trusted(archive, warm_server_for):
+    answers = warm_server_for(archive)
+    record = json.loads(Path(warm.record_path(str(archive))).read_text(encoding="utf-8"))
+    folder = os.path.dirname(record["socket"])
+    assert os.stat(folder).st_mode & 0o777 == 0o700
+    os.chmod(folder, 0o755)
+    assert run_cli("search", "cocoa", "-c").exit_code == 0
+    assert answers == []
+    os.chmod(folder, 0o700)
+    assert run_cli("search", "cocoa", "-c").exit_code == 0
+    assert len(answers) == 1
 
 
 def test_the_server_sees_new_documents(archive, warm_server_for, tmp_path):
@@ -292,6 +307,17 @@ def test_serve_with_watch_indexes_new_files(archive):
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(30) == 130
+
+
+def test_a_port_in_use_is_one_error_line(archive):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--port", str(port))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port}: ")
+    assert not Path(warm.record_path(str(archive))).exists()
 
 
 def test_paths_without_watch_are_a_usage_error(archive):

@@ -646,6 +646,17 @@ def test_api_errors_are_json_with_the_cli_message_and_a_status(site, path, statu
         assert cli.stderr == f"Error: {data['error']}\n"
 
 
+def test_an_unexpected_failure_is_a_500_and_the_server_goes_on(site, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    with monkeypatch.context() as m:
+        m.setattr(site.server.index, "search", broken)
+        status, data = site.json("/api/search?q=cocoa")
+        assert status == 500 and "a bug" not in data["error"]
+    assert site.json("/api/search?q=cocoa")[0] == 200
+
+
 def test_a_missing_index_is_503_and_the_page_says_why(tmp_path, serve):
     site = serve(Index(tmp_path / "absent"))
     status, data = site.json("/api/search?q=cocoa")

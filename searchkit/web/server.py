@@ -166,6 +166,8 @@ class Handler(BaseHTTPRequestHandler):
         self._answer(head=True)
 
     def _refuse_method(self) -> None:
+        # The request's body is not read: the connection cannot carry another request.
+        self.close_connection = True
         self._send(
             HTTPStatus.METHOD_NOT_ALLOWED,
             *_json({"error": "read-only: GET only"}),
@@ -215,6 +217,15 @@ class Handler(BaseHTTPRequestHandler):
                 self._not_found(path)
         except SearchkitError as exc:
             self._library_error(path, exc)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client left
+        except Exception:  # noqa: BLE001 - one request's bug must not end the answer silently
+            if self.server.log is not None:
+                self.server.log(f"error answering {self.path}: {traceback.format_exc(limit=5)}")
+            self._send(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                *_json({"error": "internal error (the server's log has the details)"}),
+            )
 
     # -- the routes ------------------------------------------------------------------------
 
