@@ -352,8 +352,7 @@ def document_page(doc, similar) -> str:
         rows.append(("path", esc(doc.path)))
     for name, values in doc.fields.items():
         links = ", ".join(
-            f'<a href="{esc(SearchRequest(where=(f"{name}={v}",)).url("/"))}">{esc(v)}</a>'
-            for v in values
+            f'<a href="{esc(_same_value(name, v).url())}">{esc(v)}</a>' for v in values
         )
         rows.append((name, links))
     table = "".join(f"<tr><th>{esc(name)}</th><td>{value}</td></tr>" for name, value in rows)
@@ -375,6 +374,15 @@ def document_page(doc, similar) -> str:
         f'<div class="body">{body}</div></article>{similar_html}</main>'
     )
     return page(f"{doc.title or doc.id} - searchkit", content)
+
+
+def _same_value(field: str, value: str) -> SearchRequest:
+    """The search for the documents with this metadata value: `field:"value"` in the box
+    (a search needs a query), else, for a value that cannot be quoted, every document
+    filtered on it."""
+    if '"' in value or "\\" in value:
+        return SearchRequest(q="*", where=(f"{field}={value}",))
+    return SearchRequest(q=f'{field}:"{value}"')
 
 
 def error_page(status: int, message: str) -> str:
