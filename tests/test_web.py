@@ -673,6 +673,7 @@ def test_a_missing_index_is_503_and_the_page_says_why(tmp_path, serve):
     status, _, body = site.get("/?q=cocoa")
     assert status == 503 and "no index at" in Page(body).find("p", "error").text()
     assert site.get("/api/stats")[0] == 503
+    assert site.get("/")[0] == 503
 
 
 def test_a_bad_date_on_the_page_is_a_400_that_keeps_the_box(site):
