@@ -351,6 +351,7 @@ def serve_command(paths, index_path, host, port, watch):
     (through a socket recorded in the index folder) and answer faster.
     """
     import threading
+    import time
 
     from .index import Index
     from .warm_server import WarmServer
@@ -388,20 +389,36 @@ def serve_command(paths, index_path, host, port, watch):
             on_problem=echo_problem,
             on_error=lambda error: log(f"warning: {error}; will retry"),
         )
-    threading.Thread(target=warm.serve_forever, args=(0.2,), daemon=True).start()
+    # Both servers answer from threads; the main thread only waits, so that Ctrl-C (and
+    # SIGTERM) reach it there, and watches the watcher, whose error ends the command as it
+    # ends `searchkit watch`.
+    threads = [
+        threading.Thread(target=srv.serve_forever, args=(0.2,), daemon=True)
+        for srv in (server, warm)
+    ]
     try:
         with signals_interrupt():
-            if watcher is not None:
-                watcher.start()
-                if not warm.recorded:
-                    warm.record()
+            for thread in threads:
+                thread.start()
             click.echo(server.url)
             sys.stdout.flush()
             log(f"serving {output.display_path(index.path)}; Ctrl-C stops")
-            server.serve_forever(poll_interval=0.2)
+            if watcher is None:
+                while True:
+                    time.sleep(3600)
+            watcher.start()  # the catch-up: the page answers meanwhile
+            if not warm.recorded:
+                warm.record()
+            roots = ", ".join(output.display_path(r) for r in watcher.roots)
+            log(f"watching {roots} with {watcher.method}")
+            while watcher.watching:
+                time.sleep(0.5)
+            watcher.join()  # raises what ended it
     finally:
+        for srv, thread in zip((server, warm), threads, strict=True):
+            if thread.is_alive():
+                srv.shutdown()
         server.server_close()
-        warm.shutdown()
         warm.close()
         if watcher is not None:
             watcher.stop()

@@ -272,6 +272,18 @@ def test_serve_answers_the_cli_and_ctrl_c_stops_it_cleanly(archive):
             process.wait()
 
 
+def test_sigterm_stops_serve_with_143_and_removes_the_record(archive):
+    process, url = start_serve(archive)
+    try:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 143
+        assert not Path(warm.record_path(str(archive))).exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def test_a_killed_server_leaves_a_record_the_cli_passes_over(archive):
     process, _ = start_serve(archive)
     process.kill()
