@@ -325,6 +325,13 @@ def test_a_search_page_lists_every_match_with_facets_and_year_bars(site):
         assert li.find("time").text() == DATES[doc_id].isoformat()
 
 
+def test_without_facet_in_the_url_the_indexs_fields_are_shown(site):
+    page = site.page("/?q=cocoa")
+    shown = [n.attrs["data-field"] for n in page.find_all("section", "facet")]
+    assert shown == ["places", "topics"]  # every metadata field of these documents
+    assert "facet" not in params(page.facet("places")["brazil"][1])  # links stay as short
+
+
 def test_a_facet_click_adds_a_filter_and_values_of_one_field_are_ored(site):
     first = site.page("/?q=cocoa&facet=places&facet=topics")
     count, link = first.facet("places")["brazil"]
