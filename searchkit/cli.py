@@ -12,6 +12,7 @@ commands that use them, so `--version`, `--help` and shell completion start fast
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from typing import cast
@@ -19,7 +20,7 @@ from typing import cast
 import click
 
 from . import config as cfg
-from . import output
+from . import output, payload
 
 # What the commands share (cli_common.py); the exit codes and the defaults written out for the
 # help are the command line's contract, so they are importable from here too.
@@ -50,7 +51,7 @@ from .cli_common import (  # noqa: E402, F401, I001
     version,
 )
 from .cli_opensearch import export_command
-from .cli_search import search_command, show_command, similar_command
+from .cli_search import search_command, show_command, similar_command, stats_text, warm_answer
 from .errors import CorpusNotFound
 
 
@@ -240,24 +241,15 @@ def _corpus_roots(paths, settings: cfg.Settings) -> list[str] | None:
 @library_errors
 def stats_command(index_path, fmt):
     """Document count, date span, facet fields, size, segments, roots, last update."""
-    with open_index(index_settings(index_path)) as index:
+    settings = index_settings(index_path)
+    if warm_answer(settings, {"command": "stats", "fmt": fmt}):
+        return
+    with open_index(settings) as index:
         stats = index.stats()
     if fmt == "json":
-        click.echo(json.dumps({"version": version(), **stats.as_dict()}, indent=2))
+        click.echo(json.dumps(payload.stats_payload(stats), indent=2))
         return
-    display = output.display_path
-    span = f"{stats.earliest} .. {stats.latest}" if stats.earliest else "no dated documents"
-    updated = stats.last_update.strftime("%Y-%m-%d %H:%M:%S UTC") if stats.last_update else "-"
-    lines = [
-        f"index       {display(stats.path)} ({stats.generation})",
-        f"documents   {stats.documents:,}",
-        f"dates       {span}",
-        f"size        {stats.size_bytes / 1024**2:.1f} MiB in {stats.segments} segment(s)",
-        f"updated     {updated}",
-        "roots       " + (", ".join(display(r) for r in stats.roots) or "-"),
-        "fields      " + (", ".join(f"{f.name} ({f.distinct:,})" for f in stats.fields) or "-"),
-    ]
-    click.echo("\n".join(lines))
+    click.echo(stats_text(stats))
 
 
 @cli.command("watch", short_help="Keep the index in step with the corpus until stopped.")
@@ -318,6 +310,120 @@ def watch_command(paths, index_path, delay, poll, quiet):
         roots = ", ".join(output.display_path(r) for r in watcher.roots)
         click.echo(f"watching {roots} with {watcher.method}, delay {delay:g}s", err=True)
     watcher.join()
+
+
+# -- serving ----------------------------------------------------------------------------------
+
+#: Addresses that only this machine can reach.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@cli.command("serve", short_help="A local web page and JSON API; makes the CLI answer fast.")
+@click.argument("paths", nargs=-1, type=click.Path())
+@index_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (another than 127.0.0.1 makes the archive readable by the network).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8642,
+    show_default=True,
+    help="Port to listen on (0: any free port).",
+)
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Also keep the index in step with the corpus (PATHS, else as `searchkit watch`).",
+)
+@library_errors
+def serve_command(paths, index_path, host, port, watch):
+    """Serve a web page and a JSON API for the index until Ctrl-C; prints the URL.
+
+    \b
+    /                 the search page (all its state in the URL)
+    /doc/ID           a document and similar articles
+    /api/search       what `searchkit search --format json` prints, same parameters
+    /api/doc/ID  /api/similar/ID  /api/stats
+    While it runs, `searchkit search`, `show`, `similar` and `stats` on this index ask it
+    (through a socket recorded in the index folder) and answer faster.
+    """
+    import threading
+    import time
+
+    from .index import Index
+    from .warm_server import WarmServer
+    from .web import SearchServer
+
+    if paths and not watch:
+        raise click.UsageError("PATHS are the folders to watch: give them with --watch")
+    settings = index_settings(index_path)
+    index = Index(settings["index"])
+    try:
+        server = SearchServer(index, (host, port), log=log)
+    except OSError as exc:
+        error = click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        error.exit_code = EXIT_ERROR  # type: ignore[misc]  # click reads it per instance
+        raise error from None
+    if host not in LOOPBACK_HOSTS:
+        log(f"warning: listening on {host}: anyone who can reach it can read the whole archive")
+    warm = WarmServer(index)
+    warm.record()
+    watcher = None
+    if watch:
+        from .watch import Watcher
+
+        roots = _corpus_roots(paths, settings)
+
+        def batch_done(report) -> None:
+            log(f"{report.summary()} in {report.seconds:.2f}s")
+            if not warm.recorded:
+                warm.record()  # the first batch created the index
+
+        watcher = Watcher(
+            index,
+            [os.path.abspath(r) for r in roots] if roots else None,
+            on_batch=batch_done,
+            on_problem=echo_problem,
+            on_error=lambda error: log(f"warning: {error}; will retry"),
+        )
+    # Both servers answer from threads; the main thread only waits, so that Ctrl-C (and
+    # SIGTERM) reach it there, and watches the watcher, whose error ends the command as it
+    # ends `searchkit watch`.
+    threads = [
+        threading.Thread(target=srv.serve_forever, args=(0.2,), daemon=True)
+        for srv in (server, warm)
+    ]
+    try:
+        with signals_interrupt():
+            for thread in threads:
+                thread.start()
+            click.echo(server.url)
+            sys.stdout.flush()
+            log(f"serving {output.display_path(index.path)}; Ctrl-C stops")
+            if watcher is None:
+                while True:
+                    time.sleep(3600)
+            watcher.start()  # the catch-up: the page answers meanwhile
+            if not warm.recorded:
+                warm.record()
+            roots = ", ".join(output.display_path(r) for r in watcher.roots)
+            log(f"watching {roots} with {watcher.method}")
+            while watcher.watching:
+                time.sleep(0.5)
+            watcher.join()  # raises what ended it
+    finally:
+        for srv, thread in zip((server, warm), threads, strict=True):
+            if thread.is_alive():
+                srv.shutdown()
+        server.server_close()
+        warm.close()
+        if watcher is not None:
+            watcher.stop()
+        index.close()
 
 
 # -- configuration ----------------------------------------------------------------------------

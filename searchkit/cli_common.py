@@ -14,7 +14,7 @@ from typing import cast
 import click
 
 from . import config as cfg
-from . import output
+from . import output, payload
 from .errors import IndexLocked, IndexNotFound, SearchkitError
 
 EXIT_NO_MATCH = 1
@@ -392,8 +392,7 @@ def echo_results(results, fmt: str, *, color: bool, no_pager: bool, explain=Fals
     for note in results.notes:
         click.echo(f"note: {note}", err=True)
     if fmt == "json":
-        data = {"version": version(), **results.as_dict()}
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        click.echo(payload.dumps(payload.results_payload(results)))
     elif fmt == "jsonl":
         for hit in results.hits:
             click.echo(json.dumps(hit.as_dict(), ensure_ascii=False))

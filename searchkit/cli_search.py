@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from . import output
+from . import output, payload
 from .cli_common import (
     EVERY,
     EXIT_NO_MATCH,
@@ -125,13 +125,13 @@ def search_command(
     color,
     no_pager,
 ):
-    """Search the index. Words are AND'ed across title and body.
+    """Search the index. A document matches when it holds any of the words, in
+    the title or the body; those holding every word rank first.
 
     \b
-    QUERY syntax: "a phrase", title:word, places:brazil, date:2020-03,
+    QUERY syntax: "a phrase", title:word, author:jane, date:2020-03,
     date:>=2020-03-14, AND / OR / NOT, (grouping), wild*, word~ (fuzzy).
-    When fewer documents than a page hold every word, documents holding some
-    of them follow (and are counted by --count and listed by --files).
+    An operator (or --strict) makes the query exact: `a AND b` needs both.
     Exit status: 0 hits found, 1 none, 2 error.
     """
     if count or files_only:
@@ -145,10 +145,28 @@ def search_command(
         strict=strict,
     )
     limit = setting("limit", limit)
+    fmt = chosen_format(fmt, ("text", "json", "jsonl"))
+    request = {
+        "command": "search",
+        "query": " ".join(query),
+        "options": options,
+        "limit": limit,
+        "mode": "count" if count else "files" if files_only else "results",
+        "page": page,
+        "facets": list(facets),
+        "facet_limit": facet_limit or None,
+        "fragments": setting("fragments", fragments),
+        "explain": explain,
+        "fmt": fmt,
+        "color": use_color(color),
+    }
+    # A running server answers for the local index only (a cluster is asked directly).
+    local = opensearch is None and not opensearch_body
+    if local and warm_answer(settings, request, color=request["color"], no_pager=no_pager):
+        return
     with search_target(settings, opensearch, index_name, opensearch_body) as index:
         if count or files_only:
-            # Page 1 decides whether the query is relaxed (see the docstring); the second
-            # call, for every hit, keeps that decision since it asks for exactly that total.
+            # The total is the same for every page size: a second call lists every hit.
             results = index.search(" ".join(query), limit=limit, fragments=0, **options)
             if files_only and results.total > len(results.hits):
                 results = index.search(" ".join(query), limit=results.total, fragments=0, **options)
@@ -172,7 +190,7 @@ def search_command(
     else:
         echo_results(
             results,
-            chosen_format(fmt, ("text", "json", "jsonl")),
+            fmt,
             color=use_color(color),
             no_pager=no_pager,
             explain=explain,
@@ -218,7 +236,17 @@ def show_command(doc_id, index_path, fmt, color, no_pager):
     from (both are in each `searchkit search` hit). A file holding several documents (JSON
     Lines, a JSON list) lists them, one `id  date  title` line each."""
     fmt = chosen_format(fmt, ("text", "json"))
-    with open_index(index_settings(index_path)) as index:
+    settings = index_settings(index_path)
+    request = {
+        "command": "show",
+        "id": doc_id,
+        "path": os.path.abspath(os.path.expanduser(doc_id)),
+        "fmt": fmt,
+        "color": use_color(color),
+    }
+    if warm_answer(settings, request, color=request["color"], no_pager=no_pager):
+        return
+    with open_index(settings) as index:
         try:
             doc = index.get(doc_id)
         except DocumentNotFound as exc:
@@ -231,8 +259,7 @@ def show_command(doc_id, index_path, fmt, color, no_pager):
                 return
             doc = index.get(found[0].id)
     if fmt == "json":
-        data = {"version": version(), **doc.as_dict()}
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        click.echo(payload.dumps(payload.document_payload(doc)))
         return
     color = use_color(color)
     emit(output.format_document(doc, color=color), color=color, no_pager=no_pager)
@@ -320,7 +347,18 @@ def _echo_listing(path: str, hits, fmt: str, *, color: bool, no_pager: bool) -> 
 @library_errors
 def similar_command(doc_id, index_path, limit, fragments, fmt, color, no_pager):
     """Documents like the one with this id (more like this). Exit 1 if none."""
-    with open_index(index_settings(index_path)) as index:
+    settings = index_settings(index_path)
+    request = {
+        "command": "similar",
+        "id": doc_id,
+        "limit": setting("limit", limit),
+        "fragments": setting("fragments", fragments),
+        "fmt": chosen_format(fmt, ("text", "json", "jsonl")),
+        "color": use_color(color),
+    }
+    if warm_answer(settings, request, color=request["color"], no_pager=no_pager):
+        return
+    with open_index(settings) as index:
         results = index.similar(
             doc_id,
             limit=setting("limit", limit),
@@ -330,3 +368,50 @@ def similar_command(doc_id, index_path, limit, fragments, fmt, color, no_pager):
     echo_results(results, fmt, color=use_color(color), no_pager=no_pager)
     if results.total == 0:
         sys.exit(EXIT_NO_MATCH)
+
+
+def warm_answer(settings, request: dict, *, color: bool = False, no_pager: bool = False) -> bool:
+    """Ask a `searchkit serve` running for this index to answer `request` (warm.py); print
+    its answer exactly as the command would and return True, or return False, having printed
+    nothing, when no server answers (the command then answers in-process)."""
+    from . import warm
+
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        return False  # the current folder is gone: paths could not be shown relative to it
+    answer = warm.ask(os.path.abspath(settings["index"]), {**request, "cwd": cwd})
+    if answer is None:
+        return False
+    if "error" in answer:
+        error = click.ClickException(answer["error"])
+        error.exit_code = answer["exit"]  # type: ignore[misc]  # click reads it per instance
+        raise error
+    for kind, text in answer["actions"]:
+        if kind == "out":
+            click.echo(text)
+        elif kind == "err":
+            click.echo(text, err=True)
+        else:
+            emit(text, color=color, no_pager=no_pager)
+    if answer["exit"]:
+        sys.exit(answer["exit"])
+    return True
+
+
+def stats_text(stats) -> str:
+    """`searchkit stats` as text (here, beside the other reading commands' helpers, so that
+    the warm server can answer it too)."""
+    display = output.display_path
+    span = f"{stats.earliest} .. {stats.latest}" if stats.earliest else "no dated documents"
+    updated = stats.last_update.strftime("%Y-%m-%d %H:%M:%S UTC") if stats.last_update else "-"
+    lines = [
+        f"index       {display(stats.path)} ({stats.generation})",
+        f"documents   {stats.documents:,}",
+        f"dates       {span}",
+        f"size        {stats.size_bytes / 1024**2:.1f} MiB in {stats.segments} segment(s)",
+        f"updated     {updated}",
+        "roots       " + (", ".join(display(r) for r in stats.roots) or "-"),
+        "fields      " + (", ".join(f"{f.name} ({f.distinct:,})" for f in stats.fields) or "-"),
+    ]
+    return "\n".join(lines)

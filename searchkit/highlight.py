@@ -82,7 +82,7 @@ class Highlighter:
         `finder` is `self.finder(terms)`, made once per query."""
         if fragments <= 0 or not text:
             return "", ()
-        matches = []
+        matches: list[tuple[int, int, str]] = []
         if terms:
             term_of = self.term_of
             # ASCII text: only tokens starting like a query term are analysed (a term is its
