@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ._whoosh.reading import Segment, column_values, read_postings
+from ._whoosh.reading import Segment, column_array, read_postings
 from .schema import DATE_FACETS, WORD_MARK, fold_keyword
 
 _MARK = WORD_MARK.encode("utf-8")
@@ -66,9 +66,9 @@ class SegmentValues:
         if values is None:
             reader = segment.searcher.reader()
             missing = reader.schema["date"].column_type.default_value()
-            raw = column_values(reader, "date") if reader.doc_count_all() else []
-            dated = np.array([v != missing for v in raw], bool)
-            numbers = np.array([v if v != missing else 0 for v in raw], np.int64)
+            raw = column_array(reader, "date") if reader.doc_count_all() else np.zeros(0, np.uint64)
+            dated = raw != missing
+            numbers = np.where(dated, raw, 0).astype(np.int64)
             values = self.arrays[key] = (numbers, dated)
         return values
 

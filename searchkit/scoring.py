@@ -367,8 +367,7 @@ class Scorer:
         key = (*segment.key, fieldname)
         lengths = self._lengths.get(key)
         if lengths is None:
-            reader = segment.searcher.reader()
-            lengths = np.array(field_lengths(reader, fieldname), float)
+            lengths = field_lengths(segment.searcher.reader(), fieldname)
             self._lengths[key] = lengths
         return lengths
 

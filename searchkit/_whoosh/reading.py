@@ -169,26 +169,47 @@ def _decode_block(raw, n: int, compression) -> tuple[np.ndarray, np.ndarray] | N
     return np.cumsum(deltas), weights
 
 
-def field_lengths(reader, fieldname: str) -> list[int]:
-    """Each document's length in a scored field (at least 1), as BM25F reads it.
+_LENGTH_TABLE = np.array(_LENGTH_OF_BYTE, float)
+
+
+def field_lengths(reader, fieldname: str) -> np.ndarray:
+    """Each document's length in a scored field (at least 1), as BM25F reads it (float64).
 
     The pinned codec keeps lengths as one byte per document in a column named by
-    `_lenfield`; it is read in one piece instead of through `doc_field_length` per document.
+    `_lenfield`; it is read as one array instead of through `doc_field_length` per document.
     """
     doccount = reader.doc_count_all()
     perdoc = getattr(reader, "_perdoc", None)
     lenfield = _lenfield(fieldname)
     if perdoc is not None and perdoc.has_column(lenfield):
         column = perdoc.column_reader(lenfield, LENGTHS_COLUMN)
-        return [_LENGTH_OF_BYTE[b] for b in _column_values(column, doccount)]
+        return _LENGTH_TABLE[_column_array(column, doccount)]
     length = reader.doc_field_length
-    return [length(d, fieldname, 1) or 1 for d in range(doccount)]
+    return np.array([length(d, fieldname, 1) or 1 for d in range(doccount)], float)
 
 
 def column_values(reader, fieldname: str) -> list:
     """Every raw (untranslated) value of a field's column, in document number order."""
     column = reader.column_reader(fieldname, translate=False)
     return _column_values(column, reader.doc_count_all())
+
+
+def column_array(reader, fieldname: str) -> np.ndarray:
+    """`column_values` of a numeric column as one numpy array (its default where unset)."""
+    column = reader.column_reader(fieldname, translate=False)
+    return _column_array(column, reader.doc_count_all())
+
+
+def _column_array(column, doccount: int) -> np.ndarray:
+    if isinstance(column, NumericColumn.Reader) and not column._reverse:
+        count = min(column._count, doccount)
+        raw = column._dbfile.get(column._basepos, count * column._fixedlen)
+        values = np.frombuffer(raw, ">" + column._typecode, count)
+        if count < doccount:
+            rest = np.full(doccount - count, column._default, values.dtype)
+            values = np.concatenate([values, rest])
+        return values.astype(values.dtype.newbyteorder("="))
+    return np.array(list(column))
 
 
 def _column_values(column, doccount: int) -> list:
