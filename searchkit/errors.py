@@ -121,3 +121,14 @@ class InvalidValue(UsageError):
         self.name = name
         self.reason = reason
         super().__init__(f"{name}: {reason}")
+
+
+class ClusterError(SearchkitError):
+    """The OpenSearch cluster at `url` refused a request, failed it, or could not be reached;
+    `status` is the HTTP status when there was one."""
+
+    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+        self.url = url
+        self.reason = reason
+        self.status = status
+        super().__init__(f"OpenSearch at {url}: {reason}")

@@ -8,8 +8,8 @@ Needs `opensearch-py` for the cluster; writing an export needs nothing more than
 
 from __future__ import annotations
 
+from ..errors import ClusterError
 from .client import DEFAULT_INDEX_NAME, OpenSearchIndex
-from .errors import ClusterError
 from .export import ExportReport, export_files
 from .mapping import index_body, source_of
 from .push import DocumentFailure, PushReport, push_documents, push_folder

@@ -9,11 +9,10 @@ from dataclasses import replace
 from datetime import datetime
 
 from ..dates import DateLike, to_span, utc_now
-from ..errors import IndexNotFound, UsageError
+from ..errors import ClusterError, IndexNotFound, UsageError
 from ..query import QueryParser, Where, parse_where
 from ..schema import DATE_FACETS, build_schema
 from ..search import DEFAULT_FACET_LIMIT, DEFAULT_FRAGMENTS, DEFAULT_LIMIT, SORTS, Results
-from .errors import ClusterError
 from .mapping import metadata_fields
 from .push import make_client
 from .response import results_from

@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..documents import Document
-from ..errors import InvalidValue, UsageError
-from .errors import ClusterError
+from ..errors import ClusterError, InvalidValue, UsageError
 from .export import DEFAULT_BULK_BYTES, INDEX_FILE, bulk_batches, read_manifest, write_json
 
 STATE_FILE = "push-state.json"
