@@ -23,7 +23,7 @@ from .text import clean_text, clean_value, title_line
 if TYPE_CHECKING:
     from .readers import _Reader
 
-# Chosen on half of the benchmark's pages (bench/html_bench.py; the other half never seen):
+# Chosen on half of the benchmark's pages (bench/formats_bench.py; the other half never seen):
 # comments are not the article, and precision first keeps link lists and teasers out.
 _INCLUDE_COMMENTS = False
 _FAVOR_PRECISION = True

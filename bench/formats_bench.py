@@ -1,6 +1,6 @@
 """HTML article bodies: what searchkit indexes from real web pages, against the true article.
 
-    .venv/bin/python bench/html_bench.py [--pages DIR] [--truth FILE] [--workers N]
+    .venv/bin/python bench/formats_bench.py [--pages DIR] [--truth FILE] [--workers N]
 
 The pages are ../shared/corpora/html-articles (121 real news and blog pages, gzipped, with the
 true article body of each in ground-truth.json, from the article-extraction benchmark). The
