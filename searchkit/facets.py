@@ -31,6 +31,18 @@ class FacetColumn:
     first: np.ndarray  # int32 per document
     more: dict[int, list[int]]
     more_docs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: The further value ids of `more_docs` laid flat, and whose (index into more_docs) each is.
+    more_vids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    more_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def __post_init__(self) -> None:
+        if self.more and not self.more_vids.size:
+            docs = sorted(self.more)
+            self.more_docs = np.array(docs, np.int64)
+            self.more_vids = np.array([v for d in docs for v in self.more[d]], np.int64)
+            self.more_owner = np.repeat(
+                np.arange(len(docs)), [len(self.more[d]) for d in docs]
+            ).astype(np.int64)
 
     def example(self, vid: int) -> int | None:
         """A document of the segment with value `vid` (the first), or None."""
@@ -92,7 +104,7 @@ class SegmentValues:
                 first[ids[~taken]] = i
                 for d in ids[taken].tolist():
                     more.setdefault(d, []).append(i)
-            column = FacetColumn(names, first, more, np.array(sorted(more), np.int64))
+            column = FacetColumn(names, first, more)
             self.arrays[key] = column
         return column
 
@@ -120,9 +132,9 @@ class SegmentValues:
                 continue
             vids = column.first[hit]
             counts = np.bincount(vids[vids >= 0], minlength=len(column.names))
-            for d in column.more_docs[hit[column.more_docs]].tolist():
-                for vid in column.more[d]:
-                    counts[vid] += 1
+            if column.more_vids.size:
+                taken = hit[column.more_docs][column.more_owner]
+                counts += np.bincount(column.more_vids[taken], minlength=len(column.names))
             for vid in np.flatnonzero(counts).tolist():
                 value = column.names[vid]
                 totals[value] += int(counts[vid])

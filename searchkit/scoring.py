@@ -288,16 +288,21 @@ class Scorer:
         return Flags(hit, score)
 
     def _combined(self, segment: Segment, leaves: list) -> tuple[np.ndarray, np.ndarray]:
-        """(documents, combined frequency tf~) of a word in one segment."""
-        size = self._size(segment)
-        tf = np.zeros(size)
-        hit = np.zeros(size, bool)
-        for leaf in leaves:
-            for field, part in self._leaf_parts(segment, leaf):
-                tf[part.ids] += self._normalised(segment, field, part)
-                hit[part.ids] = True
-        ids = np.flatnonzero(hit)
-        return ids, tf[ids]
+        """(documents, combined frequency tf~) of a word in one segment; kept with the
+        postings (the document frequency, the strict and the relaxed query all need it)."""
+        key = (segment.key, "combined", *sorted(_leaf_key(leaf) for leaf in leaves))
+        combined = self._cached(key)
+        if combined is None:
+            size = self._size(segment)
+            tf = np.zeros(size)
+            hit = np.zeros(size, bool)
+            for leaf in leaves:
+                for field, part in self._leaf_parts(segment, leaf):
+                    tf[part.ids] += self._normalised(segment, field, part)
+                    hit[part.ids] = True
+            ids = np.flatnonzero(hit)
+            combined = self._store(key, _Field(ids, tf[ids]))
+        return combined.ids, combined.tf
 
     def _normalised(self, segment: Segment, field: str, part: _Field) -> np.ndarray:
         """w_f tf / (1 - b + b len / avglen) of a field's postings."""
