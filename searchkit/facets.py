@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ._whoosh.reading import Segment, column_array, read_postings
+from ._whoosh.reading import Segment, column_array, posting_arrays
 from .schema import DATE_FACETS, WORD_MARK, fold_keyword
 
 _MARK = WORD_MARK.encode("utf-8")
@@ -99,7 +99,7 @@ class SegmentValues:
                     continue
                 i = len(names)
                 names.append(term.decode("utf-8"))
-                ids = np.array(read_postings(reader, name, term)[0], np.int64)
+                ids = posting_arrays(reader, name, term)[0]
                 taken = first[ids] >= 0
                 first[ids[~taken]] = i
                 for d in ids[taken].tolist():

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._whoosh.reading import column_array
+from ._whoosh.reading import column_array, live_flags
 from .corpus import DEFAULT_MAX_FILE_SIZE
 from .documents import Document
 from .errors import InvalidValue
@@ -345,8 +345,7 @@ def _date_span(reader) -> tuple[str | None, str | None]:
         if not count:
             continue
         starts = column_array(sub, "date")
-        live = np.zeros(count, bool)
-        live[np.fromiter(sub.all_doc_ids(), np.int64)] = True
+        live = live_flags(sub)
         dated = np.flatnonzero(live & (starts != sub.schema["date"].column_type.default_value()))
         if not dated.size:
             continue

@@ -35,7 +35,7 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.scoring import BM25F
 
-from ._whoosh.reading import Segment, field_lengths, posting_arrays
+from ._whoosh.reading import Segment, field_lengths, live_flags, posting_arrays
 from .date_query import PeriodQuery
 from .schema import TEXT_FIELDS, TITLE_BOOST
 
@@ -379,8 +379,7 @@ class Scorer:
     def _live_flags(self, segment: Segment) -> np.ndarray:
         flags = self._live.get(segment.key)
         if flags is None:
-            flags = np.zeros(self._size(segment), bool)
-            flags[np.fromiter(segment.searcher.reader().all_doc_ids(), np.int64)] = True
+            flags = live_flags(segment.searcher.reader())
             self._live[segment.key] = flags
         return flags
 

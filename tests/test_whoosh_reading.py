@@ -223,3 +223,19 @@ def test_an_empty_index_has_one_keyed_segment(tmp_path):
     with whoosh_ix.searcher() as searcher:
         (segment,) = reading.segments(searcher, "gen")
         assert segment.key == ("gen", "(empty)")
+
+
+@pytest.mark.parametrize("deleting", [False, True], ids=["all-live", "some-deleted"])
+def test_live_flags_are_the_documents_whoosh_lists(build_index, deleting):
+    ix = build_index(documents(), segments=2)
+    if deleting:
+        ix.delete([f"doc-{i:03d}" for i in range(3, COUNT, 11)])
+    _, whoosh_ix = IndexDirectory(ix.path).open_current()
+    reader, subs = leaf_readers(whoosh_ix)
+    with reader:
+        for sub in subs:
+            flags = reading.live_flags(sub)
+            assert flags.tolist() == [
+                d in set(sub.all_doc_ids()) for d in range(sub.doc_count_all())
+            ]
+            assert sub.has_deletions() == deleting
