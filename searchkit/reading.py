@@ -301,8 +301,16 @@ class _JsonLinesStream:
                     self._skip_long_line(b"".join(parts))
                     parts, waiting = [], 0
                 continue
-            self._take(b"".join([*parts, block[:cut]]))
+            lines = b"".join([*parts, block[:cut]])
             parts = [block[cut:]] if cut < len(block) else []
+            if budget is not None and not self.dead and len(lines) > start + budget - self.pos:
+                # The share ends with the line that crosses it.
+                end = lines.find(b"\n", max(0, start + budget - self.pos - 1)) + 1
+                self._take(lines[:end])
+                if not self.dead:
+                    return
+                lines = lines[end:]  # found binary or empty on the way: hashed to the end
+            self._take(lines)
             waiting = len(block) - cut
 
     def _take(self, lines: bytes) -> None:
@@ -327,7 +335,7 @@ class _JsonLinesStream:
         number = self.breaks + 1
         for line in lines.splitlines(keepends=True):
             if len(line) > limit:
-                self._long_line_problem(number, len(line))
+                self._long_line_problem(number, len(line.rstrip(b"\r\n")))
                 line = b"\n" * _line_breaks(line)
             out.append(line)
             number += _line_breaks(line)
@@ -361,8 +369,9 @@ class _JsonLinesStream:
         if len(tail) > 1:
             last = tail[-2:-1]
         ends = bool(tail)
-        breaks = crs + ends - (ends and last == b"\r")
-        self._long_line_problem(number, size)
+        pair = ends and last == b"\r"
+        breaks = crs + ends - pair
+        self._long_line_problem(number, size - ends - pair)  # the record, not its line break
         if not self.dead:
             self.chunk += b"\n" * breaks
         self.pos += size
