@@ -6,10 +6,11 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from .corpus import (
     DEFAULT_MAX_FILE_SIZE,
@@ -178,6 +179,17 @@ def _read_streamed(task: ReadTask) -> FileOutcome:
         return FileOutcome(cf, None, problems=(problem,))
 
 
+#: (path, size, hash) of the part of a streamed file this process read last -> the hash state
+#: and line breaks at its end, and the file's identity then (`_identity`).
+_READ_PARTS: dict[tuple[str, int, str | None], tuple[Any, int, tuple[int, ...]]] = {}
+
+
+def _identity(f: BinaryIO) -> tuple[int, ...]:
+    """What changes when a file is written to: size, mtime, ctime, inode."""
+    st = os.fstat(f.fileno())
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
 def _line_breaks(data: bytes | bytearray) -> int:
     """Line breaks as the readers count them: `\n`, `\r\n` and a lone `\r`."""
     return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
@@ -227,6 +239,12 @@ class _JsonLinesStream:
         self._read_lines(start)
         self._parse_chunk()
         read_as = cf
+        _READ_PARTS.clear()
+        _READ_PARTS[(cf.path, self.pos, self.hasher.hexdigest())] = (
+            self.hasher.copy(),
+            self.breaks,
+            _identity(self.f),
+        )
         if self.pos != cf.size:
             # As far as it was read: its size is where this part ends, so the next read of
             # the file (a checkpoint later, or the next run) starts there.
@@ -254,6 +272,14 @@ class _JsonLinesStream:
         """Hash and count the part read before; its size if it is as it was, else 0 (and the
         file is read from its start)."""
         old_size = self.task.appended_after
+        known = _READ_PARTS.get((self.cf.path, old_size, self.task.old_hash))
+        if known is not None and known[2] == _identity(self.f):
+            # This process read that part a checkpoint ago, and the file is as it was then:
+            # hashing it again at every checkpoint would cost time quadratic in the file.
+            self.hasher, self.breaks = known[0].copy(), known[1]
+            self.pos = self.chunk_start = self.f.seek(old_size)
+            self.chunk_breaks = self.breaks
+            return old_size
         last = b""
         split_pairs = 0  # `\r\n` pairs cut by a block boundary
         while self.pos < old_size:
