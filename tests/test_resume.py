@@ -73,12 +73,13 @@ def _build(corpus: Path, index: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def _kill_after_first_checkpoint(proc: subprocess.Popen, index: Path) -> int:
-    """SIGKILL the build's process group once a checkpoint holds documents; their number."""
+def _kill_after_first_checkpoint(proc: subprocess.Popen, index: Path, before: int = 0) -> int:
+    """SIGKILL the build's process group once a checkpoint holds more than `before`
+    documents; their number."""
     deadline = time.monotonic() + 200
     while time.monotonic() < deadline:
         committed = _committed_documents(index)
-        if committed:
+        if committed > before:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(30)
             return committed
@@ -91,12 +92,13 @@ def _kill_after_first_checkpoint(proc: subprocess.Popen, index: Path) -> int:
 def _kill_resume_and_check(corpus: Path, tmp_path: Path, *extra: str) -> None:
     expected = expected_documents(corpus)
     index = tmp_path / "idx"
+    before = _committed_documents(index)
     proc = _build(corpus, index, *extra)
-    committed = _kill_after_first_checkpoint(proc, index)
+    committed = _kill_after_first_checkpoint(proc, index, before)
     assert proc.returncode == -signal.SIGKILL
 
-    # A first build killed early leaves a searchable index of what it committed.
-    assert 0 < committed < len(expected)
+    # A build killed early leaves a searchable index of what it committed.
+    assert before < committed < len(expected)
     with Index(index) as ix:
         hits = ix.search("harbours", limit=5)
         assert hits.total >= 1
@@ -138,3 +140,18 @@ def test_a_killed_first_build_of_one_large_jsonl_file_resumes(tmp_path: Path):
     _feed(corpus / "dump.jsonl", 900, seed=3)
     assert (corpus / "dump.jsonl").stat().st_size > 6 * SHARE
     _kill_resume_and_check(corpus, tmp_path, "--max-size", "20K")
+
+
+@pytest.mark.timeout(300)
+def test_a_killed_update_resumes(tmp_path: Path):
+    """An update with many new files commits checkpoints too: killed after one, the index
+    holds the old documents and the committed new ones; the next run adds only the rest."""
+    corpus = tmp_path / "corpus"
+    write_articles(corpus / "a", 40, words=80)
+    with Index(tmp_path / "idx") as ix:
+        ix.update([corpus])
+    write_articles(corpus / "b", 150, start=100, words=80)
+    (corpus / "c").mkdir()
+    for n in range(4):
+        _feed(corpus / "c" / f"wire-{n}.jsonl", 60, seed=n)
+    _kill_resume_and_check(corpus, tmp_path)
