@@ -38,6 +38,7 @@ from .planning import (
 from .reading import (
     ProgressCallback,
     ReaderFailed,
+    ReadTask,
     read_all,
 )
 from .schema import is_metadata_field, start_spelling_segment, whoosh_fields
@@ -322,7 +323,7 @@ class Indexer:
         journal_problems: list[Problem] = []
         rounds = Rounds(max_file_size)
         present_all = {cf.path for cf in files}
-        plans: list[Plan] = []
+        plans: list[Plan] = []  # summaries of the rounds committed before the last
         name = ""
         run_progress: RunProgress | None = None
         while True:
@@ -341,18 +342,15 @@ class Indexer:
                 # Rounds: one bar for the whole run, in documents, with a rate and an ETA.
                 run_progress = RunProgress(progress, rounds.total_bytes)
             round_progress = run_progress.for_round() if run_progress else progress
-            read_bytes = 0
-            appended_after = {t.file.path: t.appended_after for t in tasks}
-            try:
-                for outcome in read_all(tasks, workers=workers, progress=round_progress):
-                    planner.take(outcome)
-                    rounds.read(outcome)
-                    work = outcome.file.size - appended_after.get(outcome.file.path, 0)
-                    read_bytes += max(0, work)
-                    if run_progress:
-                        run_progress.read(max(0, work))
-            except ReaderFailed as exc:
-                raise IndexWriteError(directory.path, f"{exc}; nothing was written") from None
+            read_bytes = _read_round(
+                tasks,
+                planner,
+                rounds,
+                workers=workers,
+                progress=round_progress,
+                run_progress=run_progress,
+                index_path=directory.path,
+            )
             if fresh and not plans:
                 # A rebuild (or a repair) keeps what was added through the API.
                 api_documents, journal_problems = journal.documents()
@@ -392,11 +390,12 @@ class Indexer:
                 # A first build is searchable from its first checkpoint on, and the next run
                 # goes on from the last one (a rebuild swaps the pointer at its end only).
                 directory.write_meta(IndexMeta(current=name, roots=tuple(roots)))
-            plans.append(plan)
             if run_progress:
                 run_progress.committed(len(plan.to_add))
+            plan.to_add = []  # committed: not held while the next round reads
             if cut is None:
                 break
+            plans.append(plan.summary())  # its documents are committed: not held any longer
             rounds.done(read_bytes, time.monotonic() - round_started)
             manifest = load_live_manifest(ix, index_path=directory.path)
             known_fields = _metadata_fields(ix)
@@ -416,7 +415,10 @@ class Indexer:
             # live one) that would hold its disk space until the next rebuild.
             older = [g for g in directory.generations() if g < meta.current]
             directory.remove_stale_generations({meta.current, *older[-1:]})
-        return combine_reports(plans, problems, started=started, rebuilt=rebuild)
+        if not plans:
+            return plan.report(problems, started=started, dry_run=False, rebuilt=rebuild)
+        plans.append(plan.summary())
+        return combine_reports(plans, plan.manifest, problems, started=started, rebuilt=rebuild)
 
     def _commit_journaled(self, ix, plan: Plan, record: Callable[[Journal], None]) -> None:
         """Commit a change made through the API, with its journal line written first."""
@@ -428,6 +430,32 @@ class Indexer:
         except BaseException:
             journal.roll_back(mark)
             raise
+
+
+def _read_round(
+    tasks: list[ReadTask],
+    planner: SyncPlanner,
+    rounds: Rounds,
+    *,
+    workers: int,
+    progress: ProgressCallback | None,
+    run_progress: RunProgress | None,
+    index_path: str,
+) -> int:
+    """Read a round's files into its planner; the input bytes read."""
+    read_bytes = 0
+    appended_after = {t.file.path: t.appended_after for t in tasks}
+    try:
+        for outcome in read_all(tasks, workers=workers, progress=progress):
+            planner.take(outcome)
+            rounds.read(outcome)
+            work = max(0, outcome.file.size - appended_after.get(outcome.file.path, 0))
+            read_bytes += work
+            if run_progress:
+                run_progress.read(work)
+    except ReaderFailed as exc:
+        raise IndexWriteError(index_path, f"{exc}; nothing was written") from None
+    return read_bytes
 
 
 def _mark_stale(entry: FileEntry, source: str) -> None:

@@ -111,6 +111,18 @@ class Plan:
     deleted_files: list[str] = field(default_factory=list)
     manifest_only: bool = False  # a file's stat changed, not its bytes: rewrite the manifest
 
+    def summary(self) -> Plan:
+        """What the plan did, in ids and files, without its documents and manifest: what a
+        sync in rounds keeps of a committed round (keeping the rest would hold the corpus)."""
+        return Plan(
+            Manifest(),
+            added=self.added,
+            updated=self.updated,
+            deleted=self.deleted,
+            changed_files=self.changed_files,
+            deleted_files=self.deleted_files,
+        )
+
     def report(
         self, problems: list[Problem], *, started: float, dry_run: bool, rebuilt: bool
     ) -> UpdateReport:
@@ -426,12 +438,16 @@ class SyncPlanner:
 
 
 def combine_reports(
-    plans: Sequence[Plan], problems: list[Problem], *, started: float, rebuilt: bool
+    plans: Sequence[Plan],
+    manifest: Manifest,
+    problems: list[Problem],
+    *,
+    started: float,
+    rebuilt: bool,
 ) -> UpdateReport:
-    """One report for a sync done in rounds (`Rounds`): what all of them did, in documents."""
-    if len(plans) == 1:
-        return plans[0].report(problems, started=started, dry_run=False, rebuilt=rebuilt)
-    whole = Plan(plans[-1].manifest)
+    """One report for a sync done in rounds (`Rounds`): what all of them did, in documents;
+    `plans` are their summaries, `manifest` the last one's."""
+    whole = Plan(manifest)
     for plan in plans:
         whole.added += plan.added
         whole.updated += plan.updated
