@@ -10,12 +10,22 @@ import re
 import stat as stat_module
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from .documents import Problem, printable_path  # noqa: F401  (printable_path: re-exported)
 from .errors import CorpusNotFound, UsageError
 
-#: Files larger than this are skipped unless the caller sets another limit.
+#: Files larger than this are skipped unless the caller sets another limit; in a JSON Lines
+#: file (read line by line, never whole) it is the limit of one record.
 DEFAULT_MAX_FILE_SIZE = 100 * 1024 * 1024
+
+
+def is_json_lines(path: str) -> bool:
+    """True for a JSON Lines file (by extension): it can be read record by record."""
+    # Imported here: the readers (and what they import) are not needed to search.
+    from .readers import JSON_LINES_EXTENSIONS
+
+    return os.path.splitext(path)[1].lower() in JSON_LINES_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -261,7 +271,8 @@ def _corpus_file(
         # Reading a FIFO, socket or device could block or never end.
         problems.append(Problem(path, f"{file_kind(st.st_mode)}, not a regular file: not read"))
         return None
-    if st.st_size > max_file_size:
+    if st.st_size > max_file_size and not is_json_lines(path):
+        # A collection of records is not an article: only its records have a size limit.
         problems.append(
             Problem(path, f"file is {st.st_size:,} bytes, over the {max_file_size:,}-byte limit")
         )
@@ -307,7 +318,14 @@ def read_bytes(cf: CorpusFile) -> bytes:
     The scan already refused symlinks that lead out and special files, but a file (or a folder
     above it) can be replaced between the scan and the read: what was opened is checked.
     """
-    with open(cf.path, "rb", opener=_open_without_blocking) as f:
+    with open_checked(cf) as f:
+        return f.read()
+
+
+def open_checked(cf: CorpusFile) -> BinaryIO:
+    """The file opened for reading, with the checks of `read_bytes` (raises OSError)."""
+    f = open(cf.path, "rb", opener=_open_without_blocking)  # noqa: SIM115 - returned open
+    try:
         fd = f.fileno()
         mode = os.fstat(fd).st_mode
         if not stat_module.S_ISREG(mode):
@@ -318,7 +336,10 @@ def read_bytes(cf: CorpusFile) -> bytes:
         real_root = os.path.realpath(cf.root)
         if not is_under(opened, real_root):
             raise OutsideRoot(errno.EXDEV, "symlink leads outside the corpus root, not followed")
-        return f.read()
+    except BaseException:
+        f.close()
+        raise
+    return f
 
 
 def _opened_path(fd: int, path: str) -> str:

@@ -25,10 +25,20 @@ from .documents import Document, Problem, limit_index_fields, max_index_fields
 from .errors import IndexCorrupt, IndexWriteError, InvalidValue, UsageError
 from .journal import Journal
 from .manifest import API_SOURCE, FileEntry, Manifest, document_hash, load_live_manifest
-from .planning import Plan, ProblemCallback, SyncPlanner, UpdateReport
+from .planning import (
+    Plan,
+    ProblemCallback,
+    Rounds,
+    RunProgress,
+    SyncPlanner,
+    UpdateReport,
+    combine_reports,
+    round_view,
+)
 from .reading import (
     ProgressCallback,
     ReaderFailed,
+    ReadTask,
     read_all,
 )
 from .schema import is_metadata_field, start_spelling_segment, whoosh_fields
@@ -258,11 +268,23 @@ class Indexer:
         on_problem: ProblemCallback | None,
         started: float,
     ) -> UpdateReport:
-        """`sync` once the write lock is held (or, for a dry run, without it)."""
+        """`sync` once the write lock is held (or, for a dry run, without it).
+
+        A sync with more to read than one checkpoint's share is done in rounds (`Rounds`),
+        each an ordinary sync of a corpus that is the real one up to a point in corpus order
+        (a file, or a line of a large JSON Lines file) and the indexed one after it, committed
+        with its manifest: a kill loses at most the round in hand, and the next run goes on
+        from the last commit as from any committed index. The last round is the real corpus.
+        """
         directory = self.directory
         problems: list[Problem] = []
+        seen_problems: set[Problem] = set()
 
         def report_problem(p: Problem) -> None:
+            # Rounds plan the files they keep again: each problem is reported once a run.
+            if p in seen_problems:
+                return
+            seen_problems.add(p)
             problems.append(p)
             if on_problem:
                 on_problem(p)
@@ -279,72 +301,124 @@ class Indexer:
 
         fresh = rebuild or meta is None
         if fresh:
-            old_manifest = Manifest()
+            manifest = Manifest()
             ix = None
             known_fields: set[str] = set()
         else:
             assert meta is not None  # not fresh: there is a live generation
             ix = directory.open_generation(meta.current)
-            old_manifest = load_live_manifest(ix, index_path=self.directory.path)
+            manifest = load_live_manifest(ix, index_path=self.directory.path)
             known_fields = _metadata_fields(ix)
 
-        planner = SyncPlanner(
-            old_manifest, report_problem=report_problem, known_fields=known_fields
-        )
-        tasks = planner.read_tasks(files, roots=roots, scan_problems=scan_problems)
-        try:
-            for outcome in read_all(tasks, workers=workers, progress=progress):
-                planner.take(outcome)
-        except ReaderFailed as exc:
-            raise IndexWriteError(directory.path, f"{exc}; nothing was written") from None
+        def planner_for(manifest: Manifest, known_fields: set[str]) -> SyncPlanner:
+            return SyncPlanner(
+                manifest,
+                report_problem=report_problem,
+                known_fields=known_fields,
+                record_limit=max_file_size,
+            )
+
         journal = Journal(directory.path)
         api_documents: list[Document] = []
         journal_problems: list[Problem] = []
-        if fresh:
-            # A rebuild (or a repair) keeps what was added through the API.
-            api_documents, journal_problems = journal.documents()
-            for p in journal_problems:
-                report_problem(p)
-            planner.adopt_api_documents(api_documents)
-        plan = planner.plan(present={cf.path for cf in files})
-        if dry_run:
-            return plan.report(problems, started=started, dry_run=True, rebuilt=rebuild)
-        unreadable = [p.path for p in problems if p.unavailable]
-        if meta is not None and fresh and unreadable:
-            # A rebuild starts from nothing: it could not keep what those places held.
-            raise UsageError(
-                f"cannot read {unreadable[0]} now: a rebuild would drop what was indexed from "
-                "it; run it again when it can be read (`searchkit index` keeps it meanwhile)"
+        rounds = Rounds(max_file_size)
+        present_all = {cf.path for cf in files}
+        plans: list[Plan] = []  # summaries of the rounds committed before the last
+        name = ""
+        run_progress: RunProgress | None = None
+        while True:
+            round_started = time.monotonic()
+            planner = planner_for(manifest, known_fields)
+            tasks = planner.read_tasks(files, roots=roots, scan_problems=scan_problems)
+            cut = None if dry_run else rounds.cut(tasks)
+            present = present_all
+            if cut is not None:
+                view = round_view(files, manifest, roots, cut.boundary)
+                planner = planner_for(manifest, known_fields)
+                tasks = planner.read_tasks(view, roots=roots, scan_problems=scan_problems)
+                tasks = [cut.apply(t) for t in tasks]
+                present = {cf.path for cf in view}
+            if cut is not None and run_progress is None and progress is not None:
+                # Rounds: one bar for the whole run, in documents, with a rate and an ETA.
+                run_progress = RunProgress(progress, rounds.total_bytes)
+            round_progress = run_progress.for_round() if run_progress else progress
+            read_bytes = _read_round(
+                tasks,
+                planner,
+                rounds,
+                workers=workers,
+                progress=round_progress,
+                run_progress=run_progress,
+                index_path=directory.path,
             )
+            if fresh and not plans:
+                # A rebuild (or a repair) keeps what was added through the API.
+                api_documents, journal_problems = journal.documents()
+                for p in journal_problems:
+                    report_problem(p)
+                planner.adopt_api_documents(api_documents)
+            plan = planner.plan(present=present)
+            if dry_run:
+                return plan.report(problems, started=started, dry_run=True, rebuilt=rebuild)
+            unreadable = [p.path for p in problems if p.unavailable]
+            if meta is not None and fresh and unreadable:
+                # A rebuild starts from nothing: it could not keep what those places held.
+                raise UsageError(
+                    f"cannot read {unreadable[0]} now: a rebuild would drop what was indexed "
+                    "from it; run it again when it can be read (`searchkit index` keeps it "
+                    "meanwhile)"
+                )
+            if not plans:
+                if fresh:
+                    directory.ensure_folder()
+                    keep = {meta.current} if meta is not None else set()
+                    # Half-built generations of interrupted rebuilds go before a new one starts.
+                    directory.remove_stale_generations(keep)
+                    name, ix = directory.new_generation()
+                else:
+                    assert meta is not None
+                    new_roots = _merge_roots(meta.roots, roots)
+                    if new_roots != meta.roots:
+                        # Recorded before the commit: a crash in between leaves a root with
+                        # nothing indexed yet, which the next run fills, never documents of an
+                        # unknown root.
+                        directory.write_meta(IndexMeta(current=meta.current, roots=new_roots))
+            if run_progress:
+                run_progress.planned(read_bytes, len(plan.to_add))
+            _commit(ix, plan, index_path=directory.path, workers=workers, progress=round_progress)
+            if meta is None and not plans:
+                # A first build is searchable from its first checkpoint on, and the next run
+                # goes on from the last one (a rebuild swaps the pointer at its end only).
+                directory.write_meta(IndexMeta(current=name, roots=tuple(roots)))
+            if run_progress:
+                run_progress.committed(len(plan.to_add))
+            plan.to_add = []  # committed: not held while the next round reads
+            if cut is None:
+                break
+            plans.append(plan.summary())  # its documents are committed: not held any longer
+            rounds.done(read_bytes, time.monotonic() - round_started)
+            manifest = load_live_manifest(ix, index_path=directory.path)
+            known_fields = _metadata_fields(ix)
 
         if fresh:
-            new_roots = tuple(roots)
-            directory.ensure_folder()
-            keep = {meta.current} if meta is not None else set()
-            # Half-built generations of interrupted rebuilds go before a new one starts.
-            directory.remove_stale_generations(keep)
-            name, ix = directory.new_generation()
-            _commit(ix, plan, index_path=self.directory.path, workers=workers, progress=progress)
-            directory.write_meta(IndexMeta(current=name, roots=new_roots))
+            directory.write_meta(IndexMeta(current=name, roots=tuple(roots)))
             if journal.exists() and not journal_problems:
                 # Compacted: deletions and replacements gone. A damaged journal stays as it
                 # is, for a person to look at, rather than lose its damaged lines for good.
                 journal.rewrite(api_documents)
             # The replaced generation stays one round for searchers that still have it open.
+            keep = {meta.current} if meta is not None else set()
             directory.remove_stale_generations({name} | keep)
         else:
             assert meta is not None
-            new_roots = _merge_roots(meta.roots, roots)
-            if new_roots != meta.roots:
-                # Recorded before the commit: a crash in between leaves a root with nothing
-                # indexed yet, which the next run fills, never documents of an unknown root.
-                directory.write_meta(IndexMeta(current=meta.current, roots=new_roots))
-            _commit(ix, plan, index_path=self.directory.path, workers=workers, progress=progress)
             # A killed or failed rebuild leaves a half-built generation (numbered above the
             # live one) that would hold its disk space until the next rebuild.
             older = [g for g in directory.generations() if g < meta.current]
             directory.remove_stale_generations({meta.current, *older[-1:]})
-        return plan.report(problems, started=started, dry_run=False, rebuilt=rebuild)
+        if not plans:
+            return plan.report(problems, started=started, dry_run=False, rebuilt=rebuild)
+        plans.append(plan.summary())
+        return combine_reports(plans, plan.manifest, problems, started=started, rebuilt=rebuild)
 
     def _commit_journaled(self, ix, plan: Plan, record: Callable[[Journal], None]) -> None:
         """Commit a change made through the API, with its journal line written first."""
@@ -356,6 +430,32 @@ class Indexer:
         except BaseException:
             journal.roll_back(mark)
             raise
+
+
+def _read_round(
+    tasks: list[ReadTask],
+    planner: SyncPlanner,
+    rounds: Rounds,
+    *,
+    workers: int,
+    progress: ProgressCallback | None,
+    run_progress: RunProgress | None,
+    index_path: str,
+) -> int:
+    """Read a round's files into its planner; the input bytes read."""
+    read_bytes = 0
+    appended_after = {t.file.path: t.appended_after for t in tasks}
+    try:
+        for outcome in read_all(tasks, workers=workers, progress=progress):
+            planner.take(outcome)
+            rounds.read(outcome)
+            work = max(0, outcome.file.size - appended_after.get(outcome.file.path, 0))
+            read_bytes += work
+            if run_progress:
+                run_progress.read(work)
+    except ReaderFailed as exc:
+        raise IndexWriteError(index_path, f"{exc}; nothing was written") from None
+    return read_bytes
 
 
 def _mark_stale(entry: FileEntry, source: str) -> None:

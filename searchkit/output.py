@@ -185,7 +185,10 @@ _BAR_WIDTH = 40
 #: Room kept for `done/total pct rate ETA` beside the bar.
 _TAIL_ROOM = 45
 #: What each indexing phase counts.
-UNITS: Mapping[str, str] = {"reading": "files", "writing": "docs"}
+UNITS: Mapping[str, str] = {"reading": "files", "writing": "docs", "indexing": "docs"}
+#: Phases whose total is an estimate (a sync done in checkpoints: documents to write, from
+#: what the input read so far held per byte): shown as `~total`.
+ESTIMATED_TOTALS = frozenset({"indexing"})
 
 
 def _duration(seconds: float) -> str:
@@ -274,7 +277,8 @@ class ProgressLine:
         elapsed = now - self.started
         done, total = self.done, self.total
         unit = UNITS.get(self.phase or "", "items")
-        counts = f"{done:,}/{total:,}" if total else f"{done:,}"
+        about = "~" if self.phase in ESTIMATED_TOTALS else ""
+        counts = f"{done:,}/{about}{total:,}" if total else f"{done:,}"
         parts = [counts]
         if total:
             parts.append(f"{min(100, done * 100 // total):3d}%")

@@ -3,19 +3,24 @@ processes when there is enough to read."""
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, BinaryIO, cast
 
 from .corpus import (
+    DEFAULT_MAX_FILE_SIZE,
     CorpusFile,
     OutsideRoot,
     content_hash,
     content_hasher,
+    is_json_lines,
     is_transient,
+    open_checked,
     printable_path,
     read_bytes,
     size_of,
@@ -34,6 +39,16 @@ READ_BATCH = 16
 #: A reading process that sends nothing for this many seconds is taken as stuck and killed
 #: (a batch holds at most 16 files of at most the size limit: far less work than this).
 STALL_SECONDS = 600.0
+#: JSON Lines files larger than this (or than the record limit) are read record by record in
+#: chunks, never whole: a 2 GB dump must not need 2 GB of memory.
+STREAM_ABOVE = 32 * 1024 * 1024
+#: Bytes of whole lines parsed at a time when a file is streamed.
+STREAM_CHUNK = 4 * 1024 * 1024
+#: Bytes read from the file at a time when streaming.
+_BLOCK = 1024 * 1024
+#: The readers' binary check samples this much of a file (plus a byte order mark): the part
+#: of a file read before must be at least this long for its new lines to be read on their own.
+_SAMPLED = 8192 + 3
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,11 @@ class ReadTask:
     file: CorpusFile
     old_hash: str | None = None  # content hash when last read
     appended_after: int = 0  # if > 0: its old size, when the file may have only grown since
+    #: For a streamed JSON Lines file: read about this many bytes of lines and stop at the end
+    #: of a line (a checkpoint's share of the file); None reads to the end.
+    budget: int | None = None
+    #: The size limit of one file, and of one record in a streamed JSON Lines file.
+    record_limit: int = DEFAULT_MAX_FILE_SIZE
 
 
 @dataclass(frozen=True)
@@ -56,21 +76,45 @@ class FileOutcome:
     problems: tuple[Problem, ...] = ()
     appended: bool = False  # documents and problems are of the new lines only
     claimed_ids: frozenset[str] = frozenset()  # when appended: the ids the new lines name
+    #: Read record by record (`streams`): the file may be given in parts, each outcome one
+    #: part; `file` is then the file as far as it was read (its size, where the part ends).
+    streamed: bool = False
+    #: For streamed new lines: where they are (`path:first-last`), to name in messages.
+    lines: str = ""
+    whole_size: int = 0  # for a streamed file: its size when scanned
+
+    @property
+    def partial(self) -> bool:
+        """True if only a first part of the file was read (a checkpoint's share)."""
+        return self.streamed and self.file.size < self.whole_size
 
 
-def reread_task(cf: CorpusFile, entry: FileEntry) -> ReadTask:
+def streams(cf: CorpusFile, record_limit: int = DEFAULT_MAX_FILE_SIZE) -> bool:
+    """True if the file is read record by record, in chunks (a large JSON Lines file)."""
+    return cf.size > min(record_limit, STREAM_ABOVE) and is_json_lines(cf.path)
+
+
+def reread_task(
+    cf: CorpusFile, entry: FileEntry, record_limit: int = DEFAULT_MAX_FILE_SIZE
+) -> ReadTask:
     """The task for a file the manifest knows whose stat changed: its old content hash, and
     its old size if it may only have grown since it was read.
 
     Only a file read without a warning about the whole of it (a decoding fallback, say)
     qualifies for reading its new lines alone: they could be read differently on their own.
+    A streamed file is decoded line by line, so that no warning is about the whole of it and
+    any part read before qualifies, also one without documents: otherwise a checkpointed
+    build could read a part again from the start at every checkpoint, and never end.
     """
     old_stat_key, digest = split_signature(entry.signature)
     old_size = size_of(old_stat_key)
-    shown = printable_path(cf.path)
-    if not entry.docs or old_size >= cf.size or any(p.path == shown for p in entry.problems):
+    if old_size >= cf.size:
         old_size = 0
-    return ReadTask(cf, digest, old_size)
+    elif not streams(cf, record_limit):
+        shown = printable_path(cf.path)
+        if not entry.docs or any(p.path == shown for p in entry.problems):
+            old_size = 0
+    return ReadTask(cf, digest, old_size, record_limit=record_limit)
 
 
 def read_corpus_file(task: ReadTask) -> FileOutcome:
@@ -81,6 +125,8 @@ def read_corpus_file(task: ReadTask) -> FileOutcome:
     """
     cf = task.file
     shown = printable_path(cf.path)
+    if task.budget is not None or streams(cf, task.record_limit):
+        return _read_streamed(task)
     try:
         data = read_bytes(cf)
     except OutsideRoot as exc:
@@ -116,6 +162,323 @@ def read_corpus_file(task: ReadTask) -> FileOutcome:
         return FileOutcome(cf, digest, unchanged=True)
     result = parse_file(data, path=shown, id_base=cf.id_base, folder=folder)
     return FileOutcome(cf, digest, documents=result.documents, problems=result.problems)
+
+
+def _read_streamed(task: ReadTask) -> FileOutcome:
+    """`read_corpus_file` for a JSON Lines file read record by record (`streams`)."""
+    cf = task.file
+    shown = printable_path(cf.path)
+    try:
+        with open_checked(cf) as f:
+            return _JsonLinesStream(task, f).read()
+    except OutsideRoot as exc:
+        return FileOutcome(cf, None, problems=(Problem(shown, exc.strerror or str(exc)),))
+    except OSError as exc:
+        reason = f"cannot read: {exc.strerror or exc}"
+        problem = Problem(shown, reason, unavailable=is_transient(exc))
+        return FileOutcome(cf, None, problems=(problem,))
+
+
+#: (path, size, hash) of the part of a streamed file this process read last -> the hash state
+#: and line breaks at its end, and the file's identity then (`_identity`).
+_READ_PARTS: dict[tuple[str, int, str | None], tuple[Any, int, tuple[int, ...]]] = {}
+
+
+def _identity(f: BinaryIO) -> tuple[int, ...]:
+    """What changes when a file is written to: size, mtime, ctime, inode."""
+    st = os.fstat(f.fileno())
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def _line_breaks(data: bytes | bytearray) -> int:
+    """Line breaks as the readers count them: `\n`, `\r\n` and a lone `\r`."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+class _JsonLinesStream:
+    """Reading one JSON Lines file in chunks of whole lines, with memory bounded by the chunk
+    (and the record limit), not the file.
+
+    Each chunk is parsed by the readers' own functions: the first by `parse_file`, the next
+    ones by `parse_appended_lines` (the path a file that grew takes), given in place of the
+    bytes before the chunk a stand-in with as many line breaks, which is all that function
+    reads of them: ids and line numbers come out as a whole read gives them. A line that is
+    not UTF-8 is decoded alone (cp1252, else latin-1) with a warning naming it, so that a
+    chunk never changes how another is read; a line over the record limit is skipped with a
+    message, and so is a later line reusing an id of the file.
+    """
+
+    def __init__(self, task: ReadTask, f: BinaryIO) -> None:
+        self.task = task
+        self.cf = task.file
+        self.f = f
+        self.shown = printable_path(self.cf.path)
+        self.folder = printable_path(self.cf.folder)
+        self.hasher = content_hasher()
+        self.pos = 0  # bytes taken (hashed): always the end of a line, or of the file
+        self.breaks = 0  # line breaks before `pos`
+        self.chunk = bytearray()
+        self.chunk_start = 0  # offset of the chunk's first byte
+        self.chunk_breaks = 0  # line breaks before the chunk
+        self.documents: list[Document] = []
+        self.problems: list[Problem] = []
+        self.ids: set[str] = set()
+        self.dead = False  # the whole file was found binary or empty: hash the rest only
+
+    def read(self) -> FileOutcome:
+        task, cf = self.task, self.cf
+        start = self._skip_read_part() if task.appended_after else 0
+        if not start and task.old_hash is not None and task.budget is None:
+            # The stat changed; the bytes may not have (a copy, a touch): hashing first is
+            # much cheaper than parsing a large file for nothing.
+            if self._hash_to_end() == task.old_hash:
+                return FileOutcome(cf, task.old_hash, unchanged=True)
+            self.f.seek(0)
+            self.hasher = content_hasher()
+        first_line = self.breaks + 1
+        self._read_lines(start)
+        self._parse_chunk()
+        read_as = cf
+        _READ_PARTS.clear()
+        _READ_PARTS[(cf.path, self.pos, self.hasher.hexdigest())] = (
+            self.hasher.copy(),
+            self.breaks,
+            _identity(self.f),
+        )
+        if self.pos != cf.size:
+            # As far as it was read: its size is where this part ends, so the next read of
+            # the file (a checkpoint later, or the next run) starts there.
+            rest = cf.stat_key.partition(":")[2]
+            read_as = dataclasses.replace(cf, size=self.pos, stat_key=f"{self.pos}:{rest}")
+        return FileOutcome(
+            read_as,
+            self.hasher.hexdigest(),
+            documents=tuple(self.documents),
+            problems=tuple(self.problems),
+            appended=bool(start),
+            claimed_ids=frozenset(self.ids),
+            streamed=True,
+            lines=f"{self.shown}:{first_line}-{max(first_line, self.breaks)}",
+            whole_size=cf.size,
+        )
+
+    def _hash_to_end(self) -> str:
+        hasher = content_hasher()
+        while block := self.f.read(_BLOCK):
+            hasher.update(block)
+        return hasher.hexdigest()
+
+    def _skip_read_part(self) -> int:
+        """Hash and count the part read before; its size if it is as it was, else 0 (and the
+        file is read from its start)."""
+        old_size = self.task.appended_after
+        known = _READ_PARTS.get((self.cf.path, old_size, self.task.old_hash))
+        if known is not None and known[2] == _identity(self.f):
+            # This process read that part a checkpoint ago, and the file is as it was then:
+            # hashing it again at every checkpoint would cost time quadratic in the file.
+            self.hasher, self.breaks = known[0].copy(), known[1]
+            self.pos = self.chunk_start = self.f.seek(old_size)
+            self.chunk_breaks = self.breaks
+            return old_size
+        last = b""
+        split_pairs = 0  # `\r\n` pairs cut by a block boundary
+        while self.pos < old_size:
+            block = self.f.read(min(_BLOCK, old_size - self.pos))
+            if not block:
+                break
+            if last == b"\r" and block[:1] == b"\n":
+                split_pairs += 1
+            self.hasher.update(block)
+            self.breaks += _line_breaks(block)
+            self.pos += len(block)
+            last = block[-1:]
+        self.breaks -= split_pairs
+        if (
+            self.pos == old_size >= _SAMPLED
+            and last == b"\n"
+            and self.hasher.hexdigest() == self.task.old_hash
+        ):
+            self.chunk_start, self.chunk_breaks = self.pos, self.breaks
+            return old_size
+        self.f.seek(0)
+        self.hasher = content_hasher()
+        self.pos = self.breaks = 0
+        return 0
+
+    def _read_lines(self, start: int) -> None:
+        """Take the file's lines from `start` to the end, or until the budget is spent."""
+        budget = self.task.budget
+        limit = self.task.record_limit
+        parts: list[bytes] = []  # a line not yet ended, in blocks
+        waiting = 0
+        while True:
+            if budget is not None and self.pos - start >= budget and not self.dead:
+                return
+            block = self.f.read(_BLOCK)
+            if not block:
+                if parts:
+                    self._take(b"".join(parts))  # the last line, without a line break
+                return
+            cut = block.rfind(b"\n") + 1
+            if not cut:
+                parts.append(block)
+                waiting += len(block)
+                if waiting > limit:
+                    self._skip_long_line(b"".join(parts))
+                    parts, waiting = [], 0
+                continue
+            lines = b"".join([*parts, block[:cut]])
+            parts = [block[cut:]] if cut < len(block) else []
+            if budget is not None and not self.dead and len(lines) > start + budget - self.pos:
+                # The share ends with the line that crosses it.
+                end = lines.find(b"\n", max(0, start + budget - self.pos - 1)) + 1
+                self._take(lines[:end])
+                if not self.dead:
+                    return
+                lines = lines[end:]  # found binary or empty on the way: hashed to the end
+            self._take(lines)
+            waiting = len(block) - cut
+
+    def _take(self, lines: bytes) -> None:
+        """Take whole lines (or the file's last line): hashed, counted, and chunked to parse."""
+        self.hasher.update(lines)
+        size, breaks = len(lines), _line_breaks(lines)
+        if not self.dead:
+            if size > self.task.record_limit:
+                lines = self._blank_long_lines(lines)
+            self.chunk += lines
+        self.pos += size
+        self.breaks += breaks
+        at_start = self.chunk_start == 0
+        if len(self.chunk) >= STREAM_CHUNK and (not at_start or self.chunk.strip()):
+            self._parse_chunk()
+
+    def _blank_long_lines(self, lines: bytes) -> bytes:
+        """The lines with each one over the record limit replaced by as many line breaks
+        (hashed as they were; skipped, with a message, but still counted)."""
+        limit = self.task.record_limit
+        out = []
+        number = self.breaks + 1
+        for line in lines.splitlines(keepends=True):
+            if len(line) > limit:
+                self._long_line_problem(number, len(line.rstrip(b"\r\n")))
+                line = b"\n" * _line_breaks(line)
+            out.append(line)
+            number += _line_breaks(line)
+        return b"".join(out)
+
+    def _skip_long_line(self, head: bytes) -> None:
+        """Pass over a line longer than the record limit without holding it: hashed and
+        counted, reported, not parsed."""
+        number = self.breaks + 1
+        size = len(head)
+        self.hasher.update(head)
+        crs = head.count(b"\r")
+        last = head[-1:]
+        tail: bytes = b""
+        rest: bytes = b""
+        while True:
+            block = self.f.read(_BLOCK)
+            if not block:
+                break
+            cut = block.find(b"\n") + 1
+            if cut:
+                tail, rest = block[:cut], block[cut:]
+                break
+            self.hasher.update(block)
+            size += len(block)
+            crs += block.count(b"\r")
+            last = block[-1:]
+        self.hasher.update(tail)
+        size += len(tail)
+        crs += tail.count(b"\r")
+        if len(tail) > 1:
+            last = tail[-2:-1]
+        ends = bool(tail)
+        pair = ends and last == b"\r"
+        breaks = crs + ends - pair
+        self._long_line_problem(number, size - ends - pair)  # the record, not its line break
+        if not self.dead:
+            self.chunk += b"\n" * breaks
+        self.pos += size
+        self.breaks += breaks
+        if rest:
+            # The rest of the block: whole lines, then the start of the next one.
+            cut = rest.rfind(b"\n") + 1
+            if cut:
+                self._take(rest[:cut])
+            if cut < len(rest):
+                self.f.seek(cut - len(rest), 1)
+
+    def _long_line_problem(self, number: int, size: int) -> None:
+        limit = self.task.record_limit
+        reason = f"record is {size:,} bytes, over the {limit:,}-byte limit"
+        self.problems.append(Problem(f"{self.shown}:{number}", reason))
+
+    def _parse_chunk(self) -> None:
+        """Parse the lines gathered so far (ids and line numbers as a whole read gives)."""
+        chunk, self.chunk = bytes(self.chunk), bytearray()
+        start, breaks = self.chunk_start, self.chunk_breaks
+        self.chunk_start, self.chunk_breaks = self.pos, self.breaks
+        if self.dead or not chunk:
+            return
+        chunk = self._utf8(chunk, breaks + 1)
+        cf = self.cf
+        if start == 0:
+            result = parse_file(chunk, path=self.shown, id_base=cf.id_base, folder=self.folder)
+            if any(p.path == self.shown and p.skipped for p in result.problems):
+                self.dead = True  # binary, or empty: said of the whole file
+        else:
+            # Blank lines, then a line break each: the readers count and number lines only.
+            stand_in = b" " * max(0, _SAMPLED - breaks) + b"\n" * breaks
+            parsed = parse_appended_lines(
+                stand_in + chunk,
+                len(stand_in),
+                path=self.shown,
+                id_base=cf.id_base,
+                folder=self.folder,
+            )
+            if parsed is None:
+                where = f"{self.shown}:{breaks + 1}-{breaks + _line_breaks(chunk)}"
+                self.problems.append(Problem(where, "cannot read these lines, skipped"))
+                return
+            result = parsed
+        self.problems.extend(result.problems)
+        for doc in result.documents:
+            if doc.id in self.ids:
+                where = f"{self.shown}:{breaks + 1}-{breaks + _line_breaks(chunk)}"
+                reason = f"duplicate id {doc.id!r} (first at an earlier line), skipped"
+                self.problems.append(Problem(where, reason))
+                continue
+            self.ids.add(doc.id)
+            self.documents.append(doc)
+
+    def _utf8(self, chunk: bytes, first_line: int) -> bytes:
+        """The chunk with each line that is not UTF-8 decoded alone, with a warning."""
+        try:
+            chunk.decode("utf-8")
+            return chunk
+        except UnicodeDecodeError:
+            pass
+        out = []
+        number = first_line
+        for line in chunk.splitlines(keepends=True):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                try:
+                    text, encoding = line.decode("cp1252"), "cp1252"
+                except UnicodeDecodeError:
+                    text, encoding = line.decode("latin-1"), "latin-1"
+                reason = (
+                    f"not valid UTF-8 (byte 0x{line[exc.start]:02x} at offset {exc.start} "
+                    f"of the line), decoded as {encoding}"
+                )
+                self.problems.append(Problem(f"{self.shown}:{number}", reason, skipped=False))
+                line = text.encode("utf-8")
+            out.append(line)
+            number += _line_breaks(line)
+        return b"".join(out)
 
 
 def read_all(
