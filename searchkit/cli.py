@@ -134,7 +134,8 @@ report_format_option = text_or_json_option("Summary as text (stderr) or JSON (st
     "--max-size",
     default=DEFAULT_MAX_SIZE,
     show_default=True,
-    help="Skip files larger than this (e.g. 50M).",
+    help="Skip files larger than this (e.g. 50M); a JSON Lines file is read record by "
+    "record and this limits one record; a compressed file may inflate to this much.",
 )
 @click.option(
     "--workers",

@@ -32,8 +32,9 @@ EXIT_TERMINATED = 128 + signal.SIGTERM
 #: a write that is interrupted is abandoned and its files removed. Only an interrupt in the last
 #: moments, after the commit's table of contents is renamed into place, finds it committed.
 INTERRUPTED_INDEX = (
-    "interrupted: nothing from this run was committed, unless the interrupt came during its "
-    "final commit (then all of it was); the index is intact: run searchkit index to finish"
+    "interrupted: what this run committed at its checkpoints is kept, nothing after the last "
+    "one (unless the interrupt came during the final commit); the index is intact: run "
+    "searchkit index to go on from there"
 )
 INTERRUPTED_DRY_RUN = "interrupted: nothing was written (dry run)"
 

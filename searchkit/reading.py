@@ -160,7 +160,10 @@ def read_corpus_file(task: ReadTask) -> FileOutcome:
         digest = content_hash(data)
     if digest == task.old_hash:
         return FileOutcome(cf, digest, unchanged=True)
-    result = parse_file(data, path=shown, id_base=cf.id_base, folder=folder)
+    # The same limit bounds what a compressed file may inflate to (readers_gzip).
+    result = parse_file(
+        data, path=shown, id_base=cf.id_base, folder=folder, max_size=task.record_limit
+    )
     return FileOutcome(cf, digest, documents=result.documents, problems=result.problems)
 
 

@@ -110,3 +110,20 @@ def test_bad_gzip_files_cost_only_themselves_in_an_index(tmp_path: Path):
     assert sorted(stored_documents(tmp_path / "index")) == ["cranes.txt.gz", "note.txt"]
     skipped = sorted(Path(p.path).name for p in report.problems if p.skipped)
     assert skipped == ["bomb.txt.gz", "cut.txt.gz"]
+
+
+def test_the_index_size_limit_is_the_limit_a_compressed_file_may_expand_to(tmp_path: Path):
+    """`update(max_file_size=...)` (`--max-size`) bounds what a `.gz` inflates to."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    big = ("Cranes\n" + "cranes idle at the port " * 80_000).encode()  # about 1.9 MB
+    (corpus / "big.txt.gz").write_bytes(gzip.compress(big))
+    (corpus / "note.txt").write_text("A note\nOn cranes.\n", encoding="utf-8")
+    with Index(tmp_path / "small") as index:
+        report = index.update([corpus], max_file_size=1 << 20)
+    assert sorted(stored_documents(tmp_path / "small")) == ["note.txt"]
+    (problem,) = [p for p in report.problems if p.skipped]
+    assert Path(problem.path).name == "big.txt.gz" and "1,048,576-byte" in problem.reason
+    with Index(tmp_path / "large") as index:
+        index.update([corpus], max_file_size=4 << 20)
+    assert sorted(stored_documents(tmp_path / "large")) == ["big.txt.gz", "note.txt"]

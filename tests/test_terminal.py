@@ -245,7 +245,7 @@ def test_ctrl_c_during_a_bar_ends_its_line_then_says_what_was_kept(tmp_path, env
     lines = screen(raw)
     while lines and not lines[-1]:
         lines.pop()
-    assert lines[-1].startswith("interrupted: nothing from this run was committed")
+    assert lines[-1].startswith("interrupted: what this run committed at its checkpoints is kept")
     # Right above: the bar's last state, its line ended once (no blank line between).
     assert re.match(r"(\^C)?reading  \[#*-*\] \d[\d,]*/1,500 ", lines[-2]), lines[-2:]
 
