@@ -275,7 +275,8 @@ class FakeCluster(ThreadingHTTPServer):
     `item_status`: id -> statuses of that document's next bulk items (then 201);
     `search_response`, `mapping`: the answers to `_search` (a dict, or a function of the
     request body) and `_mapping`; `documents`: id -> `_source` of `GET _doc/ID`; `count`,
-    `index_stats`: the answers to `_count` and `_stats`; `indices`: the names that exist.
+    `index_stats`: the answers to `_count` and `_stats`; `failing`: endpoint (`_search`,
+    `_stats`, ...) -> the error status every request to it gets; `indices`: the names that exist.
     Every request is recorded in `requests`.
     """
 
@@ -293,6 +294,7 @@ class FakeCluster(ThreadingHTTPServer):
         self.documents: dict[str, dict] = {}
         self.count: dict = {}
         self.index_stats: dict = {}
+        self.failing: dict[str, int] = {}
 
     @property
     def url(self) -> str:
@@ -344,6 +346,10 @@ class _ClusterHandler(BaseHTTPRequestHandler):
                 )
                 return self._answer(status, error)
             return self._answer(200, self._bulk(body))
+        for endpoint, status in cluster.failing.items():
+            if f"/{endpoint}" in path:
+                failed = cluster_error("opensearch_exception", f"{endpoint} failed", status)
+                return self._answer(status, failed)
         if path.endswith("/_search"):
             answer = cluster.search_response
             if callable(answer):

@@ -278,7 +278,10 @@ class OpenSearchIndex:
         try:
             return call()
         except NotFoundError:
-            raise IndexNotFound(self.path) from None
+            missing = IndexNotFound(self.path)
+            load = f"searchkit export --opensearch-url {self.url} --index-name {self.name}"
+            missing.hint = f"load it with `{load}`"
+            raise missing from None
         except ClientConnectionError as exc:
             raise ClusterError(self.url, f"cannot connect ({exc.error})") from None
         except TransportError as exc:
