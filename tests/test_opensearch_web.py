@@ -610,7 +610,9 @@ def test_library_errors_become_statuses(cluster, serve, local, path, status, sam
     assert site.json(path) == (status, {"error": _local_error(lambda: same_as(local))})
 
 
-@pytest.mark.parametrize(("answer", "status"), [(500, 503), (503, 503), (429, 503), (400, 400)])
+@pytest.mark.parametrize(
+    ("answer", "status"), [(500, 503), (503, 503), (429, 503), (400, 400), (403, 502)]
+)
 def test_the_clusters_errors_become_statuses(cluster, serve, answer, status):
     site = serve(OpenSearchIndex(cluster.url, NAME))
     cluster.failing = {"_search": answer}
