@@ -340,8 +340,10 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
     is_flag=True,
     help="Also keep the index in step with the corpus (PATHS, else as `searchkit watch`).",
 )
+@click.option("--opensearch", metavar="URL", help="Serve the OpenSearch cluster at URL instead.")
+@click.option("--index-name", metavar="NAME", help="The index on the cluster [default: searchkit].")
 @library_errors
-def serve_command(paths, index_path, host, port, watch):
+def serve_command(paths, index_path, host, port, watch, opensearch, index_name):
     """Serve a web page and a JSON API for the index until Ctrl-C; prints the URL.
 
     \b
@@ -351,6 +353,7 @@ def serve_command(paths, index_path, host, port, watch):
     /api/doc/ID  /api/similar/ID  /api/stats
     While it runs, `searchkit search`, `show`, `similar` and `stats` on this index ask it
     (through a socket recorded in the index folder) and answer faster.
+    With --opensearch URL the page and the API search that cluster's index instead.
     """
     import threading
     import time
@@ -361,6 +364,13 @@ def serve_command(paths, index_path, host, port, watch):
 
     if paths and not watch:
         raise click.UsageError("PATHS are the folders to watch: give them with --watch")
+    if opensearch is not None:
+        if watch:
+            raise click.UsageError("--watch keeps a local index in step: not with --opensearch")
+        _serve_cluster(opensearch, index_name, host, port)
+        return
+    if index_name is not None:
+        raise click.UsageError("--index-name needs --opensearch URL")
     settings = index_settings(index_path)
     index = Index(settings["index"])
     try:
@@ -424,6 +434,40 @@ def serve_command(paths, index_path, host, port, watch):
         warm.close()
         if watcher is not None:
             watcher.stop()
+        index.close()
+
+
+def _serve_cluster(url: str, index_name: str | None, host: str, port: int) -> None:
+    """`serve --opensearch URL`: the same page and API over the cluster's index. No warm
+    socket (`searchkit search --opensearch` asks the cluster itself) and no watcher."""
+    import threading
+    import time
+
+    from .opensearch import DEFAULT_INDEX_NAME, OpenSearchIndex
+    from .web import SearchServer
+
+    index = OpenSearchIndex(url, index_name or DEFAULT_INDEX_NAME)
+    try:
+        server = SearchServer(index, (host, port), log=log)
+    except OSError as exc:
+        error = click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        error.exit_code = EXIT_ERROR  # type: ignore[misc]  # click reads it per instance
+        raise error from None
+    if host not in LOOPBACK_HOSTS:
+        log(f"warning: listening on {host}: anyone who can reach it can read the whole archive")
+    thread = threading.Thread(target=server.serve_forever, args=(0.2,), daemon=True)
+    try:
+        with signals_interrupt():
+            thread.start()
+            click.echo(server.url)
+            sys.stdout.flush()
+            log(f"serving {index.path}; Ctrl-C stops")
+            while True:
+                time.sleep(3600)
+    finally:
+        if thread.is_alive():
+            server.shutdown()
+        server.server_close()
         index.close()
 
 

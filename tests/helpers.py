@@ -1,6 +1,7 @@
 """Helpers the test modules share: the real data beside the project, what an index holds read
-straight from Whoosh, what the readers make of a folder, articles written for a test, and the
-command line run in-process.
+straight from Whoosh, what the readers make of a folder, articles written for a test, the
+command line run in-process, and for OpenSearch the vendored API specification and a fake
+cluster on the loopback.
 
 Test modules import from here (`from helpers import ...`), never from each other or from
 `conftest`, which keeps the fixtures only.
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote, urljoin
 
 import pytest
 from click.testing import CliRunner, Result
@@ -138,3 +141,275 @@ def write_lock_held_elsewhere(index_path: Path) -> Iterator[None]:
     finally:
         release.set()
         thread.join()
+
+
+# -- OpenSearch: the API specification and a cluster on the loopback ------------------------
+
+#: The vendored excerpt of the OpenSearch API specification (see its README.md).
+SPEC = Path(__file__).parent / "data" / "opensearch-spec"
+REQUESTS = "file:///spec/namespaces/excerpt.yaml#/components"
+SEARCH_BODY = f"{REQUESTS}/requestBodies/search/content/application~1json/schema"
+CREATE_BODY = f"{REQUESTS}/requestBodies/indices.create/content/application~1json/schema"
+BULK_ITEM = f"{REQUESTS}/requestBodies/bulk/content/application~1x-ndjson/schema/items"
+SEARCH_RESPONSE = f"{REQUESTS}/responses/search@200/content/application~1json/schema"
+BULK_RESPONSE = f"{REQUESTS}/responses/bulk@200/content/application~1json/schema"
+OPERATION = "file:///spec/schemas/_core.bulk.yaml#/components/schemas/OperationContainer"
+
+
+class Spec:
+    """The vendored OpenAPI schemas: jsonschema validation plus a closed-world key check
+    (needs yaml, jsonschema and referencing)."""
+
+    def __init__(self, root: Path) -> None:
+        import yaml
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        resources = []
+        for path in sorted(root.rglob("*.yaml")):
+            uri = "file:///" + path.relative_to(root).as_posix()
+            contents = one_of_as_any_of(yaml.load(path.read_text(encoding="utf-8"), Loader=loader))
+            resources.append((uri, Resource.from_contents(contents, DRAFT202012)))
+        self.registry = Registry().with_resources(resources)
+        self._validators: dict[str, object] = {}
+
+    def _validator(self, uri: str):
+        import jsonschema
+
+        if uri not in self._validators:
+            self._validators[uri] = jsonschema.Draft202012Validator(
+                {"$ref": uri}, registry=self.registry
+            )
+        return self._validators[uri]
+
+    def _node(self, uri: str):
+        return self.registry.resolver().lookup(uri).contents
+
+    def problems(self, instance, uri: str) -> list[str]:
+        """Schema violations, then keys the specification does not name."""
+        errors = [
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message[:300]}"
+            for e in self._validator(uri).iter_errors(instance)
+        ]
+        return errors or self._unknown(instance, uri, "")
+
+    def _applying(self, uri: str, instance) -> list[str]:
+        """`uri` and every schema it brings in for `instance` ($ref, allOf, matching any/oneOf)."""
+        node = self._node(uri)
+        out = [uri]
+        if not isinstance(node, dict):
+            return out
+        if "$ref" in node:
+            out += self._applying(urljoin(uri, node["$ref"]), instance)
+        for i, _ in enumerate(node.get("allOf", ())):
+            out += self._applying(f"{uri}/allOf/{i}", instance)
+        for i, _ in enumerate(node.get("anyOf", ())):
+            branch = f"{uri}/anyOf/{i}"
+            if self._validator(branch).is_valid(instance):
+                out += self._applying(branch, instance)
+        return out
+
+    def _unknown(self, instance, uris: list[str] | str, path: str) -> list[str]:
+        """Keys of `instance` that none of the schemas applying to it (`uris`: several when
+        allOf branches each constrain the same key) names or leaves open."""
+        if isinstance(uris, str):
+            uris = [uris]
+        applying = [u for uri in uris for u in self._applying(uri, instance)]
+        nodes = [(u, self._node(u)) for u in applying]
+        nodes = [(u, n) for u, n in nodes if isinstance(n, dict)]
+        found: list[str] = []
+        if isinstance(instance, dict):
+            named: dict[str, list[str]] = {}
+            extra: list[str] = []
+            closed = False
+            for u, n in nodes:
+                for name in n.get("properties", {}):
+                    escaped = name.replace("~", "~0").replace("/", "~1")
+                    named.setdefault(name, []).append(f"{u}/properties/{escaped}")
+                    closed = True
+                more = n.get("additionalProperties")
+                if isinstance(more, dict):
+                    extra.append(f"{u}/additionalProperties")
+                if more is True or "patternProperties" in n:
+                    return found
+            for key, value in instance.items():
+                if key in named:
+                    found += self._unknown(value, named[key], f"{path}/{key}")
+                elif extra:
+                    found += self._unknown(value, extra, f"{path}/{key}")
+                elif closed:
+                    found.append(f"{path}/{key}: a key the specification does not name")
+        elif isinstance(instance, list):
+            items = [f"{u}/items" for u, n in nodes if isinstance(n.get("items"), dict)]
+            if items:
+                for i, item in enumerate(instance):
+                    found += self._unknown(item, items, f"{path}/{i}")
+        return sorted(set(found))
+
+
+def one_of_as_any_of(node):
+    """The specification's `oneOf` read as `anyOf`: its branches overlap (a sort key
+    `{"id": "asc"}` is both an open `SortOptions` object and a field with a direction; the
+    highlighter `unified` both a custom and a built-in name), so a strict `oneOf` rejects
+    well-formed bodies. Unknown keys are still caught by `Spec._unknown`."""
+    if isinstance(node, dict):
+        return {("anyOf" if k == "oneOf" else k): one_of_as_any_of(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [one_of_as_any_of(v) for v in node]
+    return node
+
+
+def ndjson_pairs(data: bytes):
+    """(action, source) of each pair of lines of a bulk body."""
+    lines = data.decode("utf-8").splitlines()
+    assert len(lines) % 2 == 0
+    return [(json.loads(lines[i]), json.loads(lines[i + 1])) for i in range(0, len(lines), 2)]
+
+
+class FakeCluster(ThreadingHTTPServer):
+    """A loopback HTTP server answering as an OpenSearch node would, from a script.
+
+    `request_status`: statuses for the next bulk requests as a whole (200: answered item by
+    item; then 200);
+    `item_status`: id -> statuses of that document's next bulk items (then 201);
+    `search_response`, `mapping`: the answers to `_search` (a dict, or a function of the
+    request body) and `_mapping`; `documents`: id -> `_source` of `GET _doc/ID`; `count`,
+    `index_stats`: the answers to `_count` and `_stats`; `failing`: endpoint (`_search`,
+    `_stats`, ...) -> the error status every request to it gets; `indices`: the names that exist.
+    Every request is recorded in `requests`.
+    """
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ClusterHandler)
+        self.requests: list[tuple[str, str, bytes]] = []
+        self.request_status: list[int] = []
+        self.item_status: dict[str, list[int]] = {}
+        self.indexed: list[str] = []
+        self.indices: set[str] = set()
+        self.search_response: dict | Callable[[dict], dict] = {}
+        self.mapping: dict = {}
+        self.documents: dict[str, dict] = {}
+        self.count: dict = {}
+        self.index_stats: dict = {}
+        self.failing: dict[str, int] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def cluster_error(kind: str, reason: str, status: int) -> dict:
+    """An OpenSearch error answer."""
+    return {"error": {"type": kind, "reason": reason, "root_cause": []}, "status": status}
+
+
+class _ClusterHandler(BaseHTTPRequestHandler):
+    server: FakeCluster
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    def _answer(self, status: int, data: dict | None = None) -> None:
+        payload = json.dumps(data).encode() if data is not None else b""
+        self.send_response(status)
+        self.send_header("content-type", "application/json; charset=UTF-8")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        cluster = self.server
+        cluster.requests.append((self.command, self.path, body))
+        path = self.path.split("?")[0]
+        name = path.strip("/").split("/")[0]
+        if self.command == "HEAD":
+            return self._answer(200 if name in cluster.indices else 404)
+        if self.command == "PUT" and path.count("/") == 1:
+            cluster.indices.add(name)
+            return self._answer(
+                200, {"acknowledged": True, "shards_acknowledged": True, "index": name}
+            )
+        if name not in cluster.indices:
+            missing = cluster_error("index_not_found_exception", f"no such index [{name}]", 404)
+            return self._answer(404, missing)
+        if path.endswith("/_bulk"):
+            status = cluster.request_status.pop(0) if cluster.request_status else 200
+            if status != 200:
+                error = cluster_error(
+                    "es_rejected_execution_exception", "rejected execution", status
+                )
+                return self._answer(status, error)
+            return self._answer(200, self._bulk(body))
+        for endpoint, status in cluster.failing.items():
+            if f"/{endpoint}" in path:
+                failed = cluster_error("opensearch_exception", f"{endpoint} failed", status)
+                return self._answer(status, failed)
+        if path.endswith("/_search"):
+            answer = cluster.search_response
+            if callable(answer):
+                answer = answer(json.loads(body or b"{}"))
+            return self._answer(200, answer)
+        if path.endswith("/_count"):
+            return self._answer(200, cluster.count)
+        if "/_stats" in path:
+            return self._answer(200, cluster.index_stats)
+        if "/_doc/" in path:
+            return self._document(name, unquote(path.split("/_doc/", 1)[1]))
+        if path.endswith("/_mapping"):
+            return self._answer(200, {name: cluster.mapping})
+        return self._answer(400, cluster_error("illegal_argument_exception", path, 400))
+
+    def _document(self, name: str, doc_id: str) -> None:
+        source = self.server.documents.get(doc_id)
+        if source is None:
+            return self._answer(404, {"_index": name, "_id": doc_id, "found": False})
+        found = {"_index": name, "_id": doc_id, "_version": 1, "_seq_no": 0}
+        found.update(_primary_term=1, found=True)
+        if "_source=false" not in self.path:
+            found["_source"] = source
+        return self._answer(200, found)
+
+    def _bulk(self, body: bytes) -> dict:
+        items = []
+        errors = False
+        for action, _source in ndjson_pairs(body):
+            doc_id = action["index"]["_id"]
+            plan = self.server.item_status.get(doc_id) or []
+            status = plan.pop(0) if plan else 201
+            item = {"_index": "news", "_id": doc_id, "status": status}
+            if status == 201:
+                self.server.indexed.append(doc_id)
+                item.update(result="created", _version=1, _seq_no=0, _primary_term=1)
+                item["_shards"] = {"total": 1, "successful": 1, "failed": 0}
+            else:
+                errors = True
+                kind = (
+                    "es_rejected_execution_exception"
+                    if status == 429
+                    else "mapper_parsing_exception"
+                )
+                item["error"] = {"type": kind, "reason": f"failed to index [{doc_id}]"}
+            items.append({"index": item})
+        return {"took": 3, "errors": errors, "items": items}
+
+    do_GET = do_POST = do_PUT = do_HEAD = _handle
+
+
+@contextmanager
+def serving(server) -> Iterator:
+    """`server` (a `socketserver` server) answering from a thread for the block; shut down
+    and closed after it."""
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -9,23 +9,33 @@ specification does not name. The cluster is a loopback HTTP server started per t
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urljoin
 
 import pytest
-import yaml
-from helpers import run_cli
+from helpers import (
+    BULK_ITEM,
+    BULK_RESPONSE,
+    CREATE_BODY,
+    OPERATION,
+    SEARCH_BODY,
+    SEARCH_RESPONSE,
+    SPEC,
+    FakeCluster,
+    Spec,
+    ndjson_pairs,
+    run_cli,
+    serving,
+)
 
 from searchkit import Document, Index, schema, scoring
 from searchkit.dates import PartialDate
 from searchkit.errors import IndexNotFound, UsageError
 from searchkit.search import FacetCount, Hit, Results, Snippet
 
-jsonschema = pytest.importorskip("jsonschema")
-referencing = pytest.importorskip("referencing")
+pytest.importorskip("yaml")
+pytest.importorskip("jsonschema")
+pytest.importorskip("referencing")
 pytest.importorskip("opensearchpy")
 
 from searchkit.opensearch import (  # noqa: E402
@@ -39,117 +49,7 @@ from searchkit.opensearch.export import bulk_batches  # noqa: E402
 from searchkit.opensearch.push import STATE_FILE  # noqa: E402
 from searchkit.opensearch.translate import MARK_END, MARK_START  # noqa: E402
 
-SPEC = Path(__file__).parent / "data" / "opensearch-spec"
-REQUESTS = "file:///spec/namespaces/excerpt.yaml#/components"
-SEARCH_BODY = f"{REQUESTS}/requestBodies/search/content/application~1json/schema"
-CREATE_BODY = f"{REQUESTS}/requestBodies/indices.create/content/application~1json/schema"
-BULK_ITEM = f"{REQUESTS}/requestBodies/bulk/content/application~1x-ndjson/schema/items"
-SEARCH_RESPONSE = f"{REQUESTS}/responses/search@200/content/application~1json/schema"
-BULK_RESPONSE = f"{REQUESTS}/responses/bulk@200/content/application~1json/schema"
-OPERATION = "file:///spec/schemas/_core.bulk.yaml#/components/schemas/OperationContainer"
-
-
 # -- the specification ---------------------------------------------------------------------
-
-
-class Spec:
-    """The vendored OpenAPI schemas: jsonschema validation plus a closed-world key check."""
-
-    def __init__(self, root: Path) -> None:
-        from referencing import Registry, Resource
-        from referencing.jsonschema import DRAFT202012
-
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        resources = []
-        for path in sorted(root.rglob("*.yaml")):
-            uri = "file:///" + path.relative_to(root).as_posix()
-            contents = _one_of_as_any_of(yaml.load(path.read_text(encoding="utf-8"), Loader=loader))
-            resources.append((uri, Resource.from_contents(contents, DRAFT202012)))
-        self.registry = Registry().with_resources(resources)
-        self._validators: dict[str, object] = {}
-
-    def _validator(self, uri: str):
-        if uri not in self._validators:
-            self._validators[uri] = jsonschema.Draft202012Validator(
-                {"$ref": uri}, registry=self.registry
-            )
-        return self._validators[uri]
-
-    def _node(self, uri: str):
-        return self.registry.resolver().lookup(uri).contents
-
-    def problems(self, instance, uri: str) -> list[str]:
-        """Schema violations, then keys the specification does not name."""
-        errors = [
-            f"{'/'.join(map(str, e.absolute_path))}: {e.message[:300]}"
-            for e in self._validator(uri).iter_errors(instance)
-        ]
-        return errors or self._unknown(instance, uri, "")
-
-    def _applying(self, uri: str, instance) -> list[str]:
-        """`uri` and every schema it brings in for `instance` ($ref, allOf, matching any/oneOf)."""
-        node = self._node(uri)
-        out = [uri]
-        if not isinstance(node, dict):
-            return out
-        if "$ref" in node:
-            out += self._applying(urljoin(uri, node["$ref"]), instance)
-        for i, _ in enumerate(node.get("allOf", ())):
-            out += self._applying(f"{uri}/allOf/{i}", instance)
-        for i, _ in enumerate(node.get("anyOf", ())):
-            branch = f"{uri}/anyOf/{i}"
-            if self._validator(branch).is_valid(instance):
-                out += self._applying(branch, instance)
-        return out
-
-    def _unknown(self, instance, uris: list[str] | str, path: str) -> list[str]:
-        """Keys of `instance` that none of the schemas applying to it (`uris`: several when
-        allOf branches each constrain the same key) names or leaves open."""
-        if isinstance(uris, str):
-            uris = [uris]
-        applying = [u for uri in uris for u in self._applying(uri, instance)]
-        nodes = [(u, self._node(u)) for u in applying]
-        nodes = [(u, n) for u, n in nodes if isinstance(n, dict)]
-        found: list[str] = []
-        if isinstance(instance, dict):
-            named: dict[str, list[str]] = {}
-            extra: list[str] = []
-            closed = False
-            for u, n in nodes:
-                for name in n.get("properties", {}):
-                    escaped = name.replace("~", "~0").replace("/", "~1")
-                    named.setdefault(name, []).append(f"{u}/properties/{escaped}")
-                    closed = True
-                more = n.get("additionalProperties")
-                if isinstance(more, dict):
-                    extra.append(f"{u}/additionalProperties")
-                if more is True or "patternProperties" in n:
-                    return found
-            for key, value in instance.items():
-                if key in named:
-                    found += self._unknown(value, named[key], f"{path}/{key}")
-                elif extra:
-                    found += self._unknown(value, extra, f"{path}/{key}")
-                elif closed:
-                    found.append(f"{path}/{key}: a key the specification does not name")
-        elif isinstance(instance, list):
-            items = [f"{u}/items" for u, n in nodes if isinstance(n.get("items"), dict)]
-            if items:
-                for i, item in enumerate(instance):
-                    found += self._unknown(item, items, f"{path}/{i}")
-        return sorted(set(found))
-
-
-def _one_of_as_any_of(node):
-    """The specification's `oneOf` read as `anyOf`: its branches overlap (a sort key
-    `{"id": "asc"}` is both an open `SortOptions` object and a field with a direction; the
-    highlighter `unified` both a custom and a built-in name), so a strict `oneOf` rejects
-    well-formed bodies. Unknown keys are still caught by `Spec._unknown`."""
-    if isinstance(node, dict):
-        return {("anyOf" if k == "oneOf" else k): _one_of_as_any_of(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_one_of_as_any_of(v) for v in node]
-    return node
 
 
 @pytest.fixture(scope="module")
@@ -257,12 +157,6 @@ def test_index_body_is_valid_and_follows_searchkits_names(spec, monkeypatch):
 # -- export ----------------------------------------------------------------------------------
 
 
-def _pairs(data: bytes):
-    lines = data.decode("utf-8").splitlines()
-    assert len(lines) % 2 == 0
-    return [(json.loads(lines[i]), json.loads(lines[i + 1])) for i in range(0, len(lines), 2)]
-
-
 def test_export_writes_bounded_bulk_files_with_the_same_ids(index, tmp_path, spec):
     out = tmp_path / "export"
     report = export_files(index.documents(), out, index_name="news", max_bytes=400)
@@ -274,7 +168,7 @@ def test_export_writes_bounded_bulk_files_with_the_same_ids(index, tmp_path, spe
     sources = {}
     for name in report.files:
         data = (out / name).read_bytes()
-        pairs = _pairs(data)
+        pairs = ndjson_pairs(data)
         # Bounded: a file holds more than one document only while it fits in 400 bytes.
         assert len(pairs) == 1 or len(data) <= 400
         for action, source in pairs:
@@ -306,7 +200,7 @@ def test_export_writes_bounded_bulk_files_with_the_same_ids(index, tmp_path, spe
 
 def test_a_document_larger_than_the_bound_goes_alone():
     batches = list(bulk_batches(DOCS, max_bytes=1))
-    assert [len(_pairs(b)) for b in batches] == [1] * len(DOCS)
+    assert [len(ndjson_pairs(b)) for b in batches] == [1] * len(DOCS)
 
 
 # -- query translation -----------------------------------------------------------------------
@@ -631,118 +525,10 @@ def test_every_readme_query_and_option_gives_a_valid_search_body(spec, options):
 # -- a cluster on the loopback ---------------------------------------------------------------
 
 
-class FakeCluster(ThreadingHTTPServer):
-    """A loopback HTTP server answering as an OpenSearch node would, from a script.
-
-    `request_status`: statuses for the next bulk requests as a whole (200: answered item by
-    item; then 200);
-    `item_status`: id -> statuses of that document's next bulk items (then 201);
-    `search_response`, `mapping`: the answers to `_search` and `_mapping`;
-    `indices`: the names that exist. Every request is recorded in `requests`.
-    """
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.requests: list[tuple[str, str, bytes]] = []
-        self.request_status: list[int] = []
-        self.item_status: dict[str, list[int]] = {}
-        self.indexed: list[str] = []
-        self.indices: set[str] = set()
-        self.search_response: dict = {}
-        self.mapping: dict = {}
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-def _error(kind: str, reason: str, status: int) -> dict:
-    return {"error": {"type": kind, "reason": reason, "root_cause": []}, "status": status}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: FakeCluster
-
-    def log_message(self, *args) -> None:  # quiet
-        pass
-
-    def _answer(self, status: int, data: dict | None = None) -> None:
-        payload = json.dumps(data).encode() if data is not None else b""
-        self.send_response(status)
-        self.send_header("content-type", "application/json; charset=UTF-8")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
-        cluster = self.server
-        cluster.requests.append((self.command, self.path, body))
-        path = self.path.split("?")[0]
-        name = path.strip("/").split("/")[0]
-        if self.command == "HEAD":
-            return self._answer(200 if name in cluster.indices else 404)
-        if self.command == "PUT" and path.count("/") == 1:
-            cluster.indices.add(name)
-            return self._answer(
-                200, {"acknowledged": True, "shards_acknowledged": True, "index": name}
-            )
-        if name not in cluster.indices:
-            missing = _error("index_not_found_exception", f"no such index [{name}]", 404)
-            return self._answer(404, missing)
-        if path.endswith("/_bulk"):
-            status = cluster.request_status.pop(0) if cluster.request_status else 200
-            if status != 200:
-                error = _error("es_rejected_execution_exception", "rejected execution", status)
-                return self._answer(status, error)
-            return self._answer(200, self._bulk(body))
-        if path.endswith("/_search"):
-            return self._answer(200, cluster.search_response)
-        if path.endswith("/_mapping"):
-            return self._answer(200, {name: cluster.mapping})
-        return self._answer(400, _error("illegal_argument_exception", path, 400))
-
-    def _bulk(self, body: bytes) -> dict:
-        items = []
-        errors = False
-        for action, _source in _pairs(body):
-            doc_id = action["index"]["_id"]
-            plan = self.server.item_status.get(doc_id) or []
-            status = plan.pop(0) if plan else 201
-            item = {"_index": "news", "_id": doc_id, "status": status}
-            if status == 201:
-                self.server.indexed.append(doc_id)
-                item.update(result="created", _version=1, _seq_no=0, _primary_term=1)
-                item["_shards"] = {"total": 1, "successful": 1, "failed": 0}
-            else:
-                errors = True
-                kind = (
-                    "es_rejected_execution_exception"
-                    if status == 429
-                    else "mapper_parsing_exception"
-                )
-                item["error"] = {"type": kind, "reason": f"failed to index [{doc_id}]"}
-            items.append({"index": item})
-        return {"took": 3, "errors": errors, "items": items}
-
-    do_GET = do_POST = do_PUT = do_HEAD = _handle
-
-
 @pytest.fixture
 def cluster():
-    server = FakeCluster()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(FakeCluster()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 # -- pushing ---------------------------------------------------------------------------------
@@ -750,7 +536,7 @@ def cluster():
 
 def _bulk_requests(cluster) -> list[list[str]]:
     return [
-        [a["index"]["_id"] for a, _ in _pairs(body)]
+        [a["index"]["_id"] for a, _ in ndjson_pairs(body)]
         for method, path, body in cluster.requests
         if path.startswith("/news/_bulk")
     ]
@@ -780,7 +566,7 @@ def test_push_retries_with_back_off_and_reports_refused_documents(index, tmp_pat
     assert spec.problems(json.loads(create[0][2]), CREATE_BODY) == []
     for _method, path, body in cluster.requests:
         if path.startswith("/news/_bulk"):
-            for action, source in _pairs(body):
+            for action, source in ndjson_pairs(body):
                 assert spec.problems(action, BULK_ITEM) == []
                 assert spec.problems(source, BULK_ITEM) == []
 
@@ -844,7 +630,7 @@ def test_an_interrupted_push_resumes_after_the_last_file_sent(index, tmp_path, c
     assert again.skipped_files == 2 and not again.created
     # Only the files after the last one sent, and no second create.
     assert [m for m, _, _ in cluster.requests] == ["POST"] * 3
-    expected = [_pairs((out / f).read_bytes())[0][0]["index"]["_id"] for f in files[2:]]
+    expected = [ndjson_pairs((out / f).read_bytes())[0][0]["index"]["_id"] for f in files[2:]]
     assert [ids[0] for ids in _bulk_requests(cluster)] == expected
     assert sorted(first_run + expected) == sorted(d.id for d in DOCS)
     assert sorted(set(cluster.indexed)) == sorted(d.id for d in DOCS)

@@ -1,4 +1,5 @@
-"""`OpenSearchIndex`: searching an index on an OpenSearch cluster as `Index.search` does."""
+"""`OpenSearchIndex`: an index on an OpenSearch cluster, read as `Index` reads a local one:
+`search`, `get`, `similar` and `stats`, with the same arguments and the same values."""
 
 from __future__ import annotations
 
@@ -9,25 +10,38 @@ from dataclasses import replace
 from datetime import datetime
 
 from ..dates import DateLike, to_span, utc_now
-from ..errors import ClusterError, IndexNotFound, UsageError
+from ..documents import Document
+from ..errors import (
+    ClusterError,
+    DateError,
+    DocumentNotFound,
+    IndexNotFound,
+    InvalidValue,
+    UsageError,
+)
+from ..index import IndexStats
 from ..query import QueryParser, Where, parse_where
 from ..schema import DATE_FACETS, build_schema
 from ..search import DEFAULT_FACET_LIMIT, DEFAULT_FRAGMENTS, DEFAULT_LIMIT, SORTS, Results
 from .mapping import metadata_fields
 from .push import make_client
-from .response import results_from
-from .translate import Translation, search_body, typed_phrases
+from .response import document_from, results_from, stats_from
+from .translate import Translation, search_body, similar_body, stats_body, typed_phrases
 
 #: The index name on the cluster unless told otherwise.
 DEFAULT_INDEX_NAME = "searchkit"
+#: OpenSearch refuses a longer `_id` (bytes of UTF-8): no document on a cluster has one.
+MAX_ID_BYTES = 512
 
 
 class OpenSearchIndex:
     """An index on an OpenSearch cluster, searched with searchkit's query language.
 
     `OpenSearchIndex("http://localhost:9200", "news").search("cocoa", facets=["year"])`
-    returns the same `Results` as `Index.search`. The metadata field names (for `field:value`
-    and facets) are read from the index's mapping on first use, unless given as `fields`.
+    returns the same `Results` as `Index.search`; `get`, `similar` and `stats` answer as
+    `Index`'s do, so `searchkit serve` serves either. The metadata field names (for
+    `field:value` and facets) are read from the index's mapping on first use, unless given as
+    `fields`. Safe to share between threads.
     """
 
     def __init__(
@@ -175,6 +189,88 @@ class OpenSearchIndex:
         results = results_from(response, translation, page=page, limit=limit)
         return replace(results, seconds=time.perf_counter() - started)
 
+    @property
+    def path(self) -> str:
+        """Where the index is: its URL on the cluster."""
+        return f"{self.url.rstrip('/')}/{self.name}"
+
+    def get(self, doc_id: str) -> Document:
+        """The document with this id, as the export stored it (`mapping.source_of`); raises
+        `DocumentNotFound`."""
+        answer = self._document(doc_id)
+        source = answer.get("_source")
+        if not isinstance(source, dict):
+            raise ClusterError(self.url, f"document {doc_id!r} came back without its _source")
+        try:
+            return document_from(source)
+        except (InvalidValue, DateError) as exc:
+            raise ClusterError(self.url, f"document {doc_id!r} is not searchkit's: {exc}") from None
+
+    def similar(
+        self, doc_id: str, *, limit: int = DEFAULT_LIMIT, fragments: int = DEFAULT_FRAGMENTS
+    ) -> Results:
+        """Documents like the one with this id, as `Index.similar`; the cluster's
+        `more_like_this` chooses the key terms, so the hits and scores differ from a local
+        `similar` (a note says so). Raises `DocumentNotFound`."""
+        started = time.perf_counter()
+        limit = _positive(limit, "limit")
+        if not isinstance(fragments, int) or isinstance(fragments, bool) or fragments < 0:
+            raise UsageError(f"fragments must be 0 or more, not {fragments!r}")
+        # more_like_this ignores a document it cannot find and matches nothing: asked first,
+        # an unknown id is the same error as in a local index.
+        self._document(doc_id, _source=False)
+        translation = similar_body(self.name, doc_id, limit=limit, fragments=fragments)
+        body = translation.body
+        response = self._request(lambda: self.client.search(index=self.name, body=body))
+        results = results_from(response, translation, page=1, limit=limit)
+        return replace(results, seconds=time.perf_counter() - started)
+
+    def stats(self) -> IndexStats:
+        """Document count, date span, facet fields, size and segments, as `Index.stats`:
+        `path` is the index's URL, `generation` its uuid, no roots or last update. A facet's
+        distinct values are counted by `cardinality` aggregations: approximate (HyperLogLog++)
+        past 40,000 values."""
+        names = tuple(sorted(self.fields() | set(DATE_FACETS)))
+        body = stats_body(names)
+        count = self._request(lambda: self.client.count(index=self.name))
+        answer = self._request(lambda: self.client.search(index=self.name, body=body))
+        try:
+            index_stats = self._request(
+                lambda: self.client.indices.stats(index=self.name, metric="store,segments")
+            )
+        except ClusterError as exc:
+            if exc.status not in (401, 403):
+                raise
+            index_stats = None  # a user allowed to search may not be allowed to see the size
+        return stats_from(
+            path=self.path,
+            count=count,
+            aggregations=answer.get("aggregations") or {},
+            fields=names,
+            index_stats=index_stats,
+            index_name=self.name,
+        )
+
+    def _document(self, doc_id: str, **params) -> dict:
+        """The cluster's answer to `GET /NAME/_doc/ID`; `DocumentNotFound` if it has none."""
+        from opensearchpy.exceptions import NotFoundError
+
+        if not isinstance(doc_id, str):
+            raise InvalidValue("doc_id", f"must be a string, not {doc_id!r}")
+        if not doc_id or len(doc_id.encode("utf-8")) > MAX_ID_BYTES:
+            raise DocumentNotFound(doc_id)
+
+        def call():
+            try:
+                return self.client.get(index=self.name, id=doc_id, **params)
+            except NotFoundError as exc:
+                # A missing document is {"found": false}; a missing index is an error object.
+                if isinstance(exc.info, dict) and exc.info.get("found") is False:
+                    raise DocumentNotFound(doc_id) from None
+                raise
+
+        return self._request(call)
+
     def _request(self, call):
         from opensearchpy.exceptions import ConnectionError as ClientConnectionError
         from opensearchpy.exceptions import NotFoundError, TransportError
@@ -182,7 +278,10 @@ class OpenSearchIndex:
         try:
             return call()
         except NotFoundError:
-            raise IndexNotFound(f"{self.url.rstrip('/')}/{self.name}") from None
+            missing = IndexNotFound(self.path)
+            load = f"searchkit export --opensearch-url {self.url} --index-name {self.name}"
+            missing.hint = f"load it with `{load}`"
+            raise missing from None
         except ClientConnectionError as exc:
             raise ClusterError(self.url, f"cannot connect ({exc.error})") from None
         except TransportError as exc:

@@ -1,4 +1,5 @@
-"""An OpenSearch search response -> searchkit's `Results`, `Hit`, `Snippet`, `FacetCount`."""
+"""OpenSearch answers -> searchkit's values: a search response -> `Results` (`Hit`, `Snippet`,
+`FacetCount`), a document's `_source` -> `Document`, the statistics answers -> `IndexStats`."""
 
 from __future__ import annotations
 
@@ -6,9 +7,23 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from ..dates import PartialDate
+from ..documents import Document
+from ..errors import InvalidValue
+from ..index import FieldStats, IndexStats
 from ..search import FacetCount, Hit, Results, Snippet
 from .mapping import META
-from .translate import ALL_VALUES, EVERY_WORD, FACET_PREFIX, MARK_END, MARK_START, Translation
+from .translate import (
+    ALL_VALUES,
+    DISTINCT_PREFIX,
+    EARLIEST,
+    EVERY_WORD,
+    FACET_PREFIX,
+    LATEST,
+    MARK_END,
+    MARK_START,
+    Translation,
+)
 
 #: Between two snippet fragments, as a local search joins them.
 FRAGMENT_JOIN = " … "
@@ -118,3 +133,70 @@ def snippet_of(fragments) -> Snippet:
                 out.append(ch)
                 pos += 1
     return Snippet("".join(out), tuple(spans))
+
+
+def document_from(source: Mapping[str, Any]) -> Document:
+    """The `Document` a `_source` written by `mapping.source_of` holds: its id, title, body,
+    path, the date as written and the metadata as stored (`meta`), as a local `get` reads
+    them. `InvalidValue` or `DateError` if the source is not one searchkit wrote."""
+    date_text = source.get("date_text")
+    meta = source.get(META) or {}
+    if not isinstance(meta, Mapping):
+        raise InvalidValue(META, f"must be an object, not {type(meta).__name__}")
+    return Document(
+        id=source.get("id"),  # type: ignore[arg-type]  # Document checks it
+        title=source.get("title") or "",
+        body=source.get("body") or "",
+        date=PartialDate.parse(date_text) if date_text else None,
+        path=source.get("path") or "",
+        fields=MappingProxyType({str(k): tuple(str(v) for v in vs) for k, vs in meta.items()}),
+    )
+
+
+def stats_from(
+    *,
+    path: str,
+    count: Mapping[str, Any],
+    aggregations: Mapping[str, Any],
+    fields: tuple[str, ...],
+    index_stats: Mapping[str, Any] | None,
+    index_name: str,
+) -> IndexStats:
+    """The `IndexStats` of a cluster's index from the answers to `_count`, the statistics
+    search (`translate.stats_body`) and `_stats/store,segments` (None: not available). The
+    distinct counts are `cardinality` estimates; roots and the last update are unknown to a
+    cluster (empty, None); the generation is the index's uuid."""
+    distinct = []
+    for name in fields:
+        value = int((aggregations.get(DISTINCT_PREFIX + name) or {}).get("value") or 0)
+        if value:  # as a local index lists only the fields some document has
+            distinct.append(FieldStats(name, value))
+    size = segments = 0
+    generation = ""
+    if index_stats:
+        every = index_stats.get("indices") or {}
+        this: Mapping[str, Any] = every.get(index_name) or next(iter(every.values()), {})
+        primaries = (index_stats.get("_all") or {}).get("primaries") or {}
+        size = int((primaries.get("store") or {}).get("size_in_bytes") or 0)
+        segments = int((primaries.get("segments") or {}).get("count") or 0)
+        generation = str(this.get("uuid") or "")
+    return IndexStats(
+        path=path,
+        documents=int(count.get("count") or 0),
+        earliest=_first_date(aggregations.get(EARLIEST)),
+        latest=_first_date(aggregations.get(LATEST)),
+        fields=tuple(distinct),
+        size_bytes=size,
+        segments=segments,
+        roots=(),
+        last_update=None,
+        generation=generation,
+    )
+
+
+def _first_date(top_hits) -> str | None:
+    hits = ((top_hits or {}).get("hits") or {}).get("hits") or []
+    if not hits:
+        return None
+    date_text = (hits[0].get("_source") or {}).get("date_text")
+    return str(date_text) if date_text else None

@@ -15,7 +15,9 @@ as a local search); the Whoosh query it builds is walked here and never leaves t
   `relation: within` (the document's whole period inside the range); `--where` and
   `field:value` on metadata become `term` clauses on normalised keyword fields.
 
-What cannot be said exactly in the query DSL is said in `Translation.notes`.
+What cannot be said exactly in the query DSL is said in `Translation.notes`. The other
+search bodies are here too: `similar_body` (a `more_like_this` query) and `stats_body` (the
+aggregations behind `OpenSearchIndex.stats`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from ..errors import DateError, UsageError
 from ..expansion import MAX_EDITS
 from ..query import ParsedQuery
 from ..schema import DATE_FACETS, TEXT_FIELDS, TITLE_BOOST, WORD_MARK, fold_keyword
+from ..search import SIMILAR_TERMS
 from .mapping import SORT_DATE, TEXT_FIELDS_WEIGHTED, TEXT_SUBFIELD, iso
 
 #: The name of the every-word clause, found again in each hit's `matched_queries`.
@@ -156,22 +159,89 @@ def search_body(
     if aggs:
         body["aggs"] = aggs
     if fragments:
-        body["highlight"] = {
-            "pre_tags": [MARK_START],
-            "post_tags": [MARK_END],
-            "fields": {
-                # The default highlighter, `unified`, reads the offsets the mapping stores.
-                "body": {
-                    "number_of_fragments": fragments,
-                    "fragment_size": FRAGMENT_CHARS,
-                    "no_match_size": FRAGMENT_CHARS,
-                }
-            },
-        }
+        body["highlight"] = _highlight(fragments)
     notes = list(walker.notes)
     if explain:
         notes.append("score parts (--explain) are not available from OpenSearch")
     return Translation(body, tuple(dict.fromkeys(notes)), tier, facets, str(parsed))
+
+
+def similar_body(index_name: str, doc_id: str, *, limit: int, fragments: int) -> Translation:
+    """The search request body for the documents like the one with `doc_id` (a
+    `more_like_this` query over title and body, the document itself left out)."""
+    query = {
+        "more_like_this": {
+            "fields": list(TEXT_FIELDS),
+            "like": [{"_index": index_name, "_id": doc_id}],
+            # As a local `similar`: its SIMILAR_TERMS key terms, a word seen once in a short
+            # article included (the defaults, 2 and 5, leave a short article no terms).
+            "max_query_terms": SIMILAR_TERMS,
+            "min_term_freq": 1,
+            "min_doc_freq": 1,
+            "minimum_should_match": "1",
+            "include": False,
+        }
+    }
+    body: dict[str, Any] = {
+        "query": query,
+        "from": 0,
+        "size": limit,
+        "track_total_hits": True,
+        "_source": {"excludes": ["body"]},
+    }
+    if fragments:
+        body["highlight"] = _highlight(fragments)
+    note = (
+        "similar documents on OpenSearch come from its more_like_this query: its key terms "
+        "and scores differ from a local `similar`, and the title is not weighted"
+    )
+    return Translation(body, (note,), 0.0, (), f"similar to {doc_id}")
+
+
+#: Aggregation names of the statistics request.
+EARLIEST, LATEST, DISTINCT_PREFIX = "earliest", "latest", "distinct:"
+#: The most values a `cardinality` aggregation counts (almost) exactly; OpenSearch's maximum.
+PRECISION_THRESHOLD = 40_000
+
+
+def stats_body(fields: Iterable[str]) -> dict[str, Any]:
+    """The search request body for the index's statistics: the first and last dated
+    documents' dates as written, and the distinct values of each of `fields`."""
+
+    def first(order: str) -> dict:
+        # The document itself, not a `min`/`max` of the date: the date as written ("2020-03"),
+        # as a local `stats` gives it. Undated documents sort last either way; ties by id, so
+        # that the same one comes back each time.
+        return {
+            "top_hits": {
+                "size": 1,
+                "sort": [{SORT_DATE: {"order": order, "missing": "_last"}}, {"id": "asc"}],
+                "_source": {"includes": ["date_text"]},
+            }
+        }
+
+    aggs: dict[str, Any] = {EARLIEST: first("asc"), LATEST: first("desc")}
+    for name in fields:
+        # HyperLogLog++: approximate above the threshold (the README says so).
+        aggs[DISTINCT_PREFIX + name] = {
+            "cardinality": {"field": name, "precision_threshold": PRECISION_THRESHOLD}
+        }
+    return {"size": 0, "track_total_hits": False, "query": {"match_all": {}}, "aggs": aggs}
+
+
+def _highlight(fragments: int) -> dict[str, Any]:
+    return {
+        "pre_tags": [MARK_START],
+        "post_tags": [MARK_END],
+        "fields": {
+            # The default highlighter, `unified`, reads the offsets the mapping stores.
+            "body": {
+                "number_of_fragments": fragments,
+                "fragment_size": FRAGMENT_CHARS,
+                "no_match_size": FRAGMENT_CHARS,
+            }
+        },
+    }
 
 
 def typed_phrases(text: str, analyse) -> dict[tuple[str, ...], str]:

@@ -1,5 +1,6 @@
-"""`searchkit serve`: the web page and the JSON API over one open `Index`, on the standard
-library's threading HTTP server.
+"""`searchkit serve`: the web page and the JSON API over one open `Index` (or any object with
+its `search`, `get`, `similar` and `stats`: an `OpenSearchIndex`), on the standard library's
+threading HTTP server.
 
 A thin edge: each route parses its URL into a `SearchRequest`, makes the library call the
 command line makes, and renders HTML (`pages.py`) or the CLI's JSON (`payload.py`). Library
@@ -21,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from .. import payload
 from ..errors import (
+    ClusterError,
     DocumentNotFound,
     IndexCorrupt,
     IndexNotFound,
@@ -61,12 +63,19 @@ LOOPBACK_NAMES = ("localhost",)
 
 
 def status_of(error: SearchkitError) -> int:
-    """The HTTP status of a library error: 404 unknown id, 503 no usable index, 400 a bad
-    query, date or parameter, 500 anything else."""
+    """The HTTP status of a library error: 404 unknown id, 503 no usable index (or a cluster
+    that cannot be reached, is overloaded or fails), 400 a bad query, date or parameter (or
+    one the cluster refuses), 502 another refusal from the cluster, 500 anything else."""
     if isinstance(error, DocumentNotFound):
         return HTTPStatus.NOT_FOUND
     if isinstance(error, (IndexNotFound, IndexCorrupt, NotAnIndex)):
         return HTTPStatus.SERVICE_UNAVAILABLE
+    if isinstance(error, ClusterError):
+        if error.status is None or error.status == 429 or error.status >= 500:
+            return HTTPStatus.SERVICE_UNAVAILABLE
+        # A 400 is the request's fault (a page past the cluster's 10,000 hits); a 401 or 403
+        # is the server's credentials, not the visitor's request.
+        return HTTPStatus.BAD_REQUEST if error.status == 400 else HTTPStatus.BAD_GATEWAY
     if isinstance(error, UsageError):
         return HTTPStatus.BAD_REQUEST
     return HTTPStatus.INTERNAL_SERVER_ERROR
@@ -79,7 +88,8 @@ def message_of(error: SearchkitError) -> str:
 
 class SearchServer(ThreadingHTTPServer):
     """The HTTP server of one index. `index` is shared by the request threads (an `Index` is
-    safe to search from several threads and follows new commits and rebuilds by itself)."""
+    safe to search from several threads and follows new commits and rebuilds by itself; an
+    `OpenSearchIndex` serves a cluster's index the same way)."""
 
     daemon_threads = True
     # A restart right after Ctrl-C must not fail on the port still in TIME_WAIT.
