@@ -46,6 +46,7 @@ from .cli_common import (  # noqa: E402, F401, I001
     log,
     open_index,
     parse_size,
+    setting,
     signals_interrupt,
     silence_output,
     version,
@@ -362,6 +363,9 @@ def serve_command(paths, index_path, host, port, watch, opensearch, index_name):
     from .warm_server import WarmServer
     from .web import SearchServer
 
+    opensearch = setting("opensearch", opensearch)
+    index_name = setting("index_name", index_name)
+
     if paths and not watch:
         raise click.UsageError("PATHS are the folders to watch: give them with --watch")
     if opensearch is not None:
@@ -493,9 +497,9 @@ def config_command(index_path, fmt):
     """
     settings = index_settings(index_path)
     rows = []
-    for setting in settings.values.values():
-        where = f"{setting.source} {setting.origin}".strip()
-        rows.append((setting.name, setting.value, where))
+    for entry in settings.values.values():
+        where = f"{entry.source} {entry.origin}".strip()
+        rows.append((entry.name, entry.value, where))
     if fmt == "json":
         data = {
             "version": version(),
@@ -524,6 +528,8 @@ def _show_value(name: str, value) -> str:
     if isinstance(value, tuple):
         return ", ".join(value)
     if name == "pager" and output.pager_argv(value) is None:
+        return "(none)"
+    if value is None:
         return "(none)"
     return str(value)
 

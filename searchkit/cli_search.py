@@ -160,6 +160,8 @@ def search_command(
         "fmt": fmt,
         "color": use_color(color),
     }
+    opensearch = setting("opensearch", opensearch)
+    index_name = setting("index_name", index_name)
     # A running server answers for the local index only (a cluster is asked directly).
     local = opensearch is None and not opensearch_body
     if local and warm_answer(settings, request, color=request["color"], no_pager=no_pager):

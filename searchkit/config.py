@@ -123,6 +123,10 @@ KEYS: Mapping[str, tuple[Callable[[object], object], object]] = {
     "limit": (_count(1), 10),
     "sort": (_choice(*SORTS), "relevance"),
     "fragments": (_count(0), 1),
+    # An OpenSearch cluster (URL) that `search` and `serve` use instead of the local index,
+    # and its index name (README "Past one machine"); unset: the local index.
+    "opensearch": (_text, None),
+    "index_name": (_text, None),
 }
 _PATH_KEYS = ("index", "corpus")
 

@@ -70,6 +70,8 @@ def test_no_file_gives_the_defaults(monkeypatch):
         "limit": (10, "default"),
         "sort": ("relevance", "default"),
         "fragments": (1, "default"),
+        "opensearch": (None, "default"),
+        "index_name": (None, "default"),
     }
 
 
@@ -245,3 +247,20 @@ def test_index_without_paths_or_corpus_says_how_to_give_them(own_settings, tmp_p
         f"(`searchkit index FOLDER...`), or set `corpus` in {own_settings})"
     ]
     assert not os.path.exists(tmp_path / "ix" / "searchkit.json")
+
+
+def test_a_configured_cluster_is_what_search_asks(own_settings, build_index):
+    """`opensearch = URL` (and `index_name`) in the file: `searchkit search` asks that cluster
+    (here a closed port: the error names it); `--opensearch-body` prints what it would send."""
+    local = build_index([Document(id="a", title="cocoa", body="cocoa")])
+    write(own_settings, 'opensearch = "http://127.0.0.1:9"\nindex_name = "news2"\n')
+    done = CliRunner().invoke(cli, ["search", "cocoa"])
+    assert done.exit_code == EXIT_ERROR
+    assert "OpenSearch at http://127.0.0.1:9" in done.stderr
+    # The field names come from the local index, so nothing is sent.
+    body = CliRunner().invoke(
+        cli, ["search", "cocoa", "--opensearch-body", "--index", str(local.path)]
+    )
+    assert body.exit_code == 0, body.output
+    assert json.loads(body.stdout)["query"]["combined_fields"]["query"] == "cocoa"
+    assert load_settings()["index_name"] == "news2"
