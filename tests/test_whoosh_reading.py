@@ -154,7 +154,10 @@ def test_posting_blocks_are_decoded_as_arrays_not_through_whoosh(build_index, mo
         (sub,) = [s for s, _ in reader.leaf_readers()]
         ids, weights = as_lists(reading.posting_arrays(sub, "body", b"common"))
         assert (ids, weights) == stepped(sub.postings("body", b"common"))
-    assert decoded == [True, True, True]  # three blocks of the codec, each as arrays
+        # All three blocks from one read of the term's bytes (not block by block).
+        whole = reading._read_in_one_piece(sub.postings("body", b"common"))
+        assert whole is not None and [b.size for b in whole[0]] == [128, 128, 44]
+    assert decoded[:3] == [True, True, True]  # three blocks of the codec, each as arrays
     assert len(set(weights)) > 1  # the control: weights differ (not the all-equal shortcut)
 
 

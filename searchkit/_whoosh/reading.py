@@ -9,6 +9,7 @@ public (slower) way of reading the same values.
 
 from __future__ import annotations
 
+import io
 import pickle
 import re
 import struct
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3LeafMatcher, _lenfield
 from whoosh.columns import NumericColumn
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.util.numeric import byte_to_length
@@ -90,6 +91,7 @@ def read_postings(reader, fieldname: str, btext: bytes) -> tuple[list[int], list
 #: The pickled id deltas of a block: one opcode each (K: 1 byte, M: 2 bytes, J: 4 bytes).
 _ID_OPCODES = re.compile(rb"(?:K.|M..|J....)*", re.S)
 _MARK, _TUPLE, _BINPUT, _NONE, _BINFLOAT = 0x28, 0x74, 0x71, 0x4E, 0x47
+_POSTINGS_MAGIC = WHOOSH3_HEADER_MAGIC
 
 
 def posting_arrays(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -108,8 +110,12 @@ def posting_arrays(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np
     if not isinstance(m, W3LeafMatcher) or m._byteids:
         plain_ids, plain_weights = read_postings(reader, fieldname, btext)
         return np.array(plain_ids, np.int64), np.array(plain_weights, float)
-    id_parts, weight_parts = [], []
-    while m.is_active():
+    id_parts: list[np.ndarray] = []
+    weight_parts: list[np.ndarray] = []
+    whole = _read_in_one_piece(m)
+    if whole is not None:
+        id_parts, weight_parts = whole
+    while whole is None and m.is_active():
         if m._data is None:
             raw = m._postfile.get(m._dataoffset, m._nextoffset - m._dataoffset)
             block = _decode_block(raw, m._blocklength, m._compression)
@@ -129,6 +135,46 @@ def posting_arrays(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np
         keep = ~np.isin(ids, np.fromiter(deleted, np.int64))
         ids, weights = ids[keep], weights[keep]
     return ids, weights
+
+
+def _read_in_one_piece(m) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+    """Every block of a term's postings from one read of its bytes (Whoosh reads each block's
+    length, header and data with a dozen small reads: most of the time for a common word),
+    or None when anything is laid out otherwise (then the caller steps block by block)."""
+    start, length = getattr(m, "_startoffset", None), getattr(m, "_length", None)
+    if isinstance(length, tuple) and len(length) == 1:
+        length = length[0]  # W3TermInfo.from_bytes keeps it as a 1-tuple (SCALE.md §3)
+    if not isinstance(start, int) or not isinstance(length, int) or length <= 4:
+        return None
+    raw = bytes(m._postfile.get(start, length))
+    if raw[:4] != _POSTINGS_MAGIC:
+        return None
+    stream = io.BytesIO(raw)
+    ids: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    at = 4
+    while True:
+        if at + 4 > len(raw):
+            return None
+        (size,) = struct.unpack(">i", raw[at : at + 4])
+        last = size < 0
+        end = at + 4 + abs(size)
+        stream.seek(at + 4)
+        try:
+            info = pickle.load(stream)
+        except Exception:  # noqa: BLE001  # not the layout this reads: Whoosh's own way
+            return None
+        if not isinstance(info, tuple) or len(info) != 6 or end > len(raw):
+            return None
+        count, _, _, compression, _, _ = info
+        block = _decode_block(raw[stream.tell() : end], count, compression)
+        if block is None:
+            return None
+        ids.append(block[0])
+        weights.append(block[1])
+        at = end
+        if last:
+            return (ids, weights) if at == len(raw) else None
 
 
 def _decode_block(raw, n: int, compression) -> tuple[np.ndarray, np.ndarray] | None:
