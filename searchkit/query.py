@@ -100,16 +100,22 @@ def parse_where(where: Where | None) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in result.items()}
 
 
+def check_where_fields(where: Iterable[str], known: Iterable[str]) -> None:
+    """A `UsageError` listing the fields when a `where` field is not a facet of the index."""
+    known = set(known)
+    for name in where:
+        if name not in known or not (is_metadata_field(name) or name in DATE_FACETS):
+            choices = ", ".join(sorted(known)) or "none"
+            raise UsageError(f"no field {name!r} to filter on (fields: {choices})")
+
+
 def where_query(where: Mapping[str, tuple[str, ...]], known: Iterable[str]) -> wq.Query | None:
     """Values of one field OR'ed, fields AND'ed; an unknown field is a `UsageError`."""
     if not where:
         return None
-    known = set(known)
+    check_where_fields(where, known)
     clauses = []
     for name, values in where.items():
-        if name not in known or not (is_metadata_field(name) or name in DATE_FACETS):
-            choices = ", ".join(sorted(known)) or "none"
-            raise UsageError(f"no field {name!r} to filter on (fields: {choices})")
         terms = []
         for v in values:
             text = v.strip() if name in DATE_FACETS else fold_keyword(v)
@@ -306,23 +312,35 @@ def _split_compounds(q: wq.Query) -> wq.Query:
     return q.apply(_split_compounds)
 
 
+def word_of(q: wq.Query) -> tuple[tuple[str, ...], str, float] | None:
+    """(fields, analysed word, boost) of a plain word: a `Term` on a text field, or the
+    parser's group of the same word over several text fields; None for anything else."""
+    if isinstance(q, wq.Term) and not isinstance(q, (wq.FuzzyTerm, wq.MultiTerm)):
+        if q.fieldname in TEXT_FIELDS and type(q) is wq.Term:
+            return (q.fieldname,), q.text, q.boost
+        return None
+    if type(q) is wq.Or and q.subqueries:
+        subs = q.subqueries
+        if all(type(s) is wq.Term and s.fieldname in TEXT_FIELDS for s in subs):
+            texts = {s.text for s in subs}
+            fields = tuple(s.fieldname for s in subs)
+            if (
+                len(texts) == 1
+                and len(set(fields)) == len(fields)
+                and all(s.boost == 1.0 for s in subs)
+            ):
+                return fields, subs[0].text, q.boost
+    return None
+
+
 def _weigh_repeats(q: wq.Query, typed: Counter) -> wq.Query:
     """A word typed n > 1 times weighs `query_weight(n)`: Whoosh's parser keeps one copy of a
     repeated word, and long natural-language requests repeat their key words."""
     if not any(n > 1 for n in typed.values()):
         return q
-    text = None
-    if type(q) is wq.Term and q.fieldname in TEXT_FIELDS:
-        text = q.text
-    elif type(q) is wq.Or and q.subqueries:
-        texts = {
-            c.text if type(c) is wq.Term and c.fieldname in TEXT_FIELDS else None
-            for c in q.subqueries
-        }
-        fields = [getattr(c, "fieldname", None) for c in q.subqueries]
-        if len(texts) == 1 and None not in texts and len(set(fields)) == len(fields):
-            text = texts.pop()
-    if text is not None:
+    word = word_of(q)
+    if word is not None:
+        text = word[1]
         if typed[text] > 1:
             q = q.copy()
             q.boost *= query_weight(typed[text])
@@ -346,10 +364,9 @@ def _metadata_words(q: wq.Query, fields: frozenset[str]) -> wq.Query:
     return q.apply(lambda child: _metadata_words(child, fields))
 
 
-def _relax(q: wq.Query) -> wq.Query | None:
-    """The words of an implicit AND OR'ed together; clauses on other fields stay required."""
-    if not isinstance(q, wq.And):
-        return None
+def split_words(q: wq.And) -> tuple[list[wq.Query], list[wq.Query]]:
+    """(the clauses of an AND on the full-text fields only: its words; the others, which a
+    relaxed query keeps required)."""
     words, required = [], []
     for sub in q.subqueries:
         fields = {leaf.field() for leaf in sub.leaves()}
@@ -357,6 +374,14 @@ def _relax(q: wq.Query) -> wq.Query | None:
             words.append(sub)
         else:
             required.append(sub)
+    return words, required
+
+
+def _relax(q: wq.Query) -> wq.Query | None:
+    """The words of an implicit AND OR'ed together; clauses on other fields stay required."""
+    if not isinstance(q, wq.And):
+        return None
+    words, required = split_words(q)
     if len(words) < 2:
         return None
     either = wq.Or(words)

@@ -28,7 +28,7 @@ from whoosh import query as wq
 
 from ._whoosh.reading import segments
 from .date_query import span_query
-from .dates import DateLike, PartialDate, to_span, utc_now
+from .dates import DateLike, DateSpan, PartialDate, to_span, utc_now
 from .documents import Document
 from .errors import DocumentNotFound, IndexCorrupt, InvalidValue, UsageError
 from .expansion import bound_parsed
@@ -176,6 +176,68 @@ class Results:
         }
 
 
+# -- the options of a search ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """The options of one search, checked and normalised: what a local search and a
+    cluster's (`searchkit.opensearch`) both start from."""
+
+    limit: int
+    page: int
+    fragments: int
+    sort: str
+    facets: tuple[str, ...]  # folded, each once
+    since: DateSpan | None
+    until: DateSpan | None
+    where: dict[str, tuple[str, ...]]
+    now: datetime
+
+
+def search_options(
+    *,
+    limit: int,
+    page: int,
+    since: DateLike | None,
+    until: DateLike | None,
+    where: Where | None,
+    facets: Iterable[str],
+    sort: str,
+    fragments: int,
+    now: datetime | None,
+) -> SearchOptions:
+    """`Index.search`'s options checked (a `UsageError` naming the bad one) and normalised."""
+    limit, page = positive_number(limit, "limit"), positive_number(page, "page")
+    if not isinstance(fragments, int) or isinstance(fragments, bool) or fragments < 0:
+        raise UsageError(f"fragments must be 0 or more, not {fragments!r}")
+    if sort not in SORTS:
+        raise UsageError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    if isinstance(facets, str):
+        facets = (facets,)
+    now = now or utc_now()
+    return SearchOptions(
+        limit=limit,
+        page=page,
+        fragments=fragments,
+        sort=sort,
+        facets=tuple(dict.fromkeys(str(f).strip().lower() for f in facets)),
+        since=to_span(since, now=now) if since is not None else None,
+        until=to_span(until, now=now) if until is not None else None,
+        where=parse_where(where),
+        now=now,
+    )
+
+
+def check_facets(facets: Iterable[str], known: Iterable[str]) -> None:
+    """A `UsageError` listing the index's fields when a facet is not one of them."""
+    known = set(known)
+    unknown = [f for f in facets if f not in known]
+    if unknown:
+        names = ", ".join(sorted(known)) or "none"
+        raise UsageError(f"no facet field {unknown[0]!r} in the index (fields: {names})")
+
+
 # -- the searcher ----------------------------------------------------------------------------
 
 
@@ -284,34 +346,30 @@ class Searcher:
     ) -> Results:
         """See `Index.search`."""
         started = time.perf_counter()
-        limit, page, fragments = _positive(limit, "limit"), _positive(page, "page"), fragments
-        if not isinstance(fragments, int) or fragments < 0:
-            raise UsageError(f"fragments must be 0 or more, not {fragments!r}")
-        if sort not in SORTS:
-            raise UsageError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
-        if isinstance(facets, str):
-            facets = (facets,)
-        facets = tuple(dict.fromkeys(str(f).strip().lower() for f in facets))
-        now = now or utc_now()
-        since_span = to_span(since, now=now) if since is not None else None
-        until_span = to_span(until, now=now) if until is not None else None
-        where_map = parse_where(where)
+        options = search_options(
+            limit=limit,
+            page=page,
+            since=since,
+            until=until,
+            where=where,
+            facets=facets,
+            sort=sort,
+            fragments=fragments,
+            now=now,
+        )
         with self._lock:
             whoosh_searcher = self._current()
             # Wildcards, prefixes and fuzzy words become at most a bounded set of terms, with
             # a note when that cut what the query could match: every query has a bounded cost.
             assert self._parser is not None  # set by `_current()`
             parsed = bound_parsed(
-                self._parser.parse(text, strict=strict, now=now), whoosh_searcher.reader()
+                self._parser.parse(text, strict=strict, now=options.now),
+                whoosh_searcher.reader(),
             )
-            unknown = [f for f in facets if f not in self._fields]
-            if unknown:
-                names = ", ".join(sorted(self._fields)) or "none"
-                raise UsageError(f"no facet field {unknown[0]!r} in the index (fields: {names})")
+            check_facets(options.facets, self._fields)
+            spans = span_query(options.since, options.until)
             clauses = [
-                c
-                for c in (span_query(since_span, until_span), where_query(where_map, self._fields))
-                if c is not None
+                c for c in (spans, where_query(options.where, self._fields)) if c is not None
             ]
             clauses += parsed.filters
             allow = None
@@ -320,12 +378,12 @@ class Searcher:
             results = self._run(
                 parsed,
                 allow,
-                limit=limit,
-                page=page,
-                sort=sort,
-                facets=facets,
+                limit=options.limit,
+                page=options.page,
+                sort=options.sort,
+                facets=options.facets,
                 facet_limit=facet_limit,
-                fragments=fragments,
+                fragments=options.fragments,
                 explain=explain,
                 strict=strict,
             )
@@ -350,7 +408,7 @@ class Searcher:
     ) -> Results:
         """See `Index.similar`."""
         started = time.perf_counter()
-        doc_id, limit = _document_id(doc_id), _positive(limit, "limit")
+        doc_id, limit = _document_id(doc_id), positive_number(limit, "limit")
         with self._lock:
             whoosh_searcher = self._current()
             docnum, stored = _stored_document(whoosh_searcher, doc_id)
@@ -525,7 +583,8 @@ def _meta(stored: dict) -> dict[str, tuple[str, ...]]:
     return {str(k): tuple(str(v) for v in vs) for k, vs in meta.items()}
 
 
-def _positive(value, name: str) -> int:
+def positive_number(value, name: str) -> int:
+    """`value` when it is a whole number of 1 or more, else a `UsageError` naming `name`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UsageError(f"{name} must be a whole number of 1 or more, not {value!r}")
     return value

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
-from ..dates import DateLike, to_span, utc_now
+from ..dates import DateLike
 from ..documents import Document
 from ..errors import (
     ClusterError,
@@ -20,9 +20,17 @@ from ..errors import (
     UsageError,
 )
 from ..index import IndexStats
-from ..query import QueryParser, Where, parse_where
+from ..query import QueryParser, Where, check_where_fields
 from ..schema import DATE_FACETS, build_schema
-from ..search import DEFAULT_FACET_LIMIT, DEFAULT_FRAGMENTS, DEFAULT_LIMIT, SORTS, Results
+from ..search import (
+    DEFAULT_FACET_LIMIT,
+    DEFAULT_FRAGMENTS,
+    DEFAULT_LIMIT,
+    Results,
+    check_facets,
+    positive_number,
+    search_options,
+)
 from .mapping import metadata_fields
 from .push import make_client
 from .response import document_from, results_from, stats_from
@@ -107,43 +115,36 @@ class OpenSearchIndex:
     ) -> Translation:
         """The request `search` would send (its `body`) and its notes; sends nothing when the
         index's fields are known (given, or read before)."""
-        limit, page = _positive(limit, "limit"), _positive(page, "page")
-        if not isinstance(fragments, int) or isinstance(fragments, bool) or fragments < 0:
-            raise UsageError(f"fragments must be 0 or more, not {fragments!r}")
-        if sort not in SORTS:
-            raise UsageError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
-        if isinstance(facets, str):
-            facets = (facets,)
-        facets = tuple(dict.fromkeys(str(f).strip().lower() for f in facets))
-        now = now or utc_now()
-        since_span = to_span(since, now=now) if since is not None else None
-        until_span = to_span(until, now=now) if until is not None else None
-        where_map = parse_where(where)
+        options = search_options(
+            limit=limit,
+            page=page,
+            since=since,
+            until=until,
+            where=where,
+            facets=facets,
+            sort=sort,
+            fragments=fragments,
+            now=now,
+        )
         metadata = self.fields()
         known = metadata | set(DATE_FACETS)
-        for name in where_map:
-            if name not in known:
-                choices = ", ".join(sorted(known)) or "none"
-                raise UsageError(f"no field {name!r} to filter on (fields: {choices})")
-        unknown = [f for f in facets if f not in known]
-        if unknown:
-            names = ", ".join(sorted(known)) or "none"
-            raise UsageError(f"no facet field {unknown[0]!r} in the index (fields: {names})")
+        check_where_fields(options.where, known)
+        check_facets(options.facets, known)
         schema = _schema()
-        parsed = QueryParser(schema, metadata).parse(text, strict=strict, now=now)
+        parsed = QueryParser(schema, metadata).parse(text, strict=strict, now=options.now)
         body_field = schema["body"]
         phrases = typed_phrases(parsed.text, lambda t: body_field.process_text(t, mode="query"))
         translation = search_body(
             parsed,
-            limit=limit,
-            page=page,
-            since=since_span,
-            until=until_span,
-            where=where_map,
-            facets=facets,
+            limit=options.limit,
+            page=options.page,
+            since=options.since,
+            until=options.until,
+            where=options.where,
+            facets=options.facets,
             facet_limit=facet_limit,
-            sort=sort,
-            fragments=fragments,
+            sort=options.sort,
+            fragments=options.fragments,
             explain=explain,
             phrases=phrases,
         )
@@ -213,7 +214,7 @@ class OpenSearchIndex:
         `more_like_this` chooses the key terms, so the hits and scores differ from a local
         `similar` (a note says so). Raises `DocumentNotFound`."""
         started = time.perf_counter()
-        limit = _positive(limit, "limit")
+        limit = positive_number(limit, "limit")
         if not isinstance(fragments, int) or isinstance(fragments, bool) or fragments < 0:
             raise UsageError(f"fragments must be 0 or more, not {fragments!r}")
         # more_like_this ignores a document it cannot find and matches nothing: asked first,
@@ -300,9 +301,3 @@ def _schema():
     if not _SCHEMA:
         _SCHEMA.append(build_schema())
     return _SCHEMA[0]
-
-
-def _positive(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"{name} must be a whole number of 1 or more, not {value!r}")
-    return value

@@ -35,7 +35,7 @@ from ..date_query import PeriodQuery
 from ..dates import DateSpan
 from ..errors import DateError, UsageError
 from ..expansion import MAX_EDITS
-from ..query import ParsedQuery
+from ..query import ParsedQuery, split_words, word_of
 from ..schema import DATE_FACETS, TEXT_FIELDS, TITLE_BOOST, WORD_MARK, fold_keyword
 from ..search import SIMILAR_TERMS
 from .mapping import SORT_DATE, TEXT_FIELDS_WEIGHTED, TEXT_SUBFIELD, iso
@@ -308,13 +308,7 @@ class _Walker:
     def tiered(self, q: wq.And) -> tuple[dict, dict, int]:
         """(any word, every word, the number of words) of an implicit AND, as
         `query._relax` splits it: clauses on other fields stay required."""
-        words, required = [], []
-        for sub in q.subqueries:
-            fields = {leaf.field() for leaf in sub.leaves()}
-            if fields and fields <= set(TEXT_FIELDS) and not isinstance(sub, wq.Not):
-                words.append(sub)
-            else:
-                required.append(sub)
+        words, required = split_words(q)
         self.boosts = [w.boost for w in words]
         must = [self.clause(r) for r in required if not _unscored(r)]
         filters = [self.clause(r) for r in required if _unscored(r)]
@@ -340,7 +334,7 @@ class _Walker:
         if isinstance(q, wq.And):
             return _boosted(self._and(q.subqueries), q.boost)
         if isinstance(q, wq.Or):
-            if _word_of(q) is not None:
+            if word_of(q) is not None:
                 return self._group([q], "or")
             return _boosted(self._or(q.subqueries), q.boost)
         if isinstance(q, wq.Not):
@@ -422,7 +416,7 @@ class _Walker:
         return _bool(should=clauses, minimum_should_match=1)
 
     def _word(self, q: wq.Query) -> _Word | None:
-        found = _word_of(q)
+        found = word_of(q)
         if found is None:
             return None
         fields, text, boost = found
@@ -507,27 +501,6 @@ class _Walker:
             "wildcards and prefixes match every term they cover on OpenSearch, each with "
             "the same score (a local search takes the 50 most frequent, scored)"
         )
-
-
-def _word_of(q: wq.Query) -> tuple[tuple[str, ...], str, float] | None:
-    """(fields, analysed word, boost) of a plain word: a `Term` on a text field, or the
-    parser's group of the same word over several text fields; None for anything else."""
-    if isinstance(q, wq.Term) and not isinstance(q, (wq.FuzzyTerm, wq.MultiTerm)):
-        if q.fieldname in TEXT_FIELDS and type(q) is wq.Term:
-            return (q.fieldname,), q.text, q.boost
-        return None
-    if type(q) is wq.Or and q.subqueries:
-        subs = q.subqueries
-        if all(type(s) is wq.Term and s.fieldname in TEXT_FIELDS for s in subs):
-            texts = {s.text for s in subs}
-            fields = tuple(s.fieldname for s in subs)
-            if (
-                len(texts) == 1
-                and len(set(fields)) == len(fields)
-                and all(s.boost == 1.0 for s in subs)
-            ):
-                return fields, subs[0].text, q.boost
-    return None
 
 
 def _unscored(q: wq.Query) -> bool:
