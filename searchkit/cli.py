@@ -361,7 +361,6 @@ def serve_command(paths, index_path, host, port, watch, opensearch, index_name):
 
     from .index import Index
     from .warm_server import WarmServer
-    from .web import SearchServer
 
     opensearch = setting("opensearch", opensearch)
     index_name = setting("index_name", index_name)
@@ -377,14 +376,7 @@ def serve_command(paths, index_path, host, port, watch, opensearch, index_name):
         raise click.UsageError("--index-name needs --opensearch URL")
     settings = index_settings(index_path)
     index = Index(settings["index"])
-    try:
-        server = SearchServer(index, (host, port), log=log)
-    except OSError as exc:
-        error = click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-        error.exit_code = EXIT_ERROR  # type: ignore[misc]  # click reads it per instance
-        raise error from None
-    if host not in LOOPBACK_HOSTS:
-        log(f"warning: listening on {host}: anyone who can reach it can read the whole archive")
+    server = _listen(index, host, port)
     warm = WarmServer(index)
     warm.record()
     watcher = None
@@ -441,16 +433,11 @@ def serve_command(paths, index_path, host, port, watch, opensearch, index_name):
         index.close()
 
 
-def _serve_cluster(url: str, index_name: str | None, host: str, port: int) -> None:
-    """`serve --opensearch URL`: the same page and API over the cluster's index. No warm
-    socket (`searchkit search --opensearch` asks the cluster itself) and no watcher."""
-    import threading
-    import time
-
-    from .opensearch import DEFAULT_INDEX_NAME, OpenSearchIndex
+def _listen(index, host: str, port: int):
+    """The web page's server for `index` (a local index or a cluster), listening; a warning
+    when the address is not loopback."""
     from .web import SearchServer
 
-    index = OpenSearchIndex(url, index_name or DEFAULT_INDEX_NAME)
     try:
         server = SearchServer(index, (host, port), log=log)
     except OSError as exc:
@@ -459,6 +446,19 @@ def _serve_cluster(url: str, index_name: str | None, host: str, port: int) -> No
         raise error from None
     if host not in LOOPBACK_HOSTS:
         log(f"warning: listening on {host}: anyone who can reach it can read the whole archive")
+    return server
+
+
+def _serve_cluster(url: str, index_name: str | None, host: str, port: int) -> None:
+    """`serve --opensearch URL`: the same page and API over the cluster's index. No warm
+    socket (`searchkit search --opensearch` asks the cluster itself) and no watcher."""
+    import threading
+    import time
+
+    from .opensearch import DEFAULT_INDEX_NAME, OpenSearchIndex
+
+    index = OpenSearchIndex(url, index_name or DEFAULT_INDEX_NAME)
+    server = _listen(index, host, port)
     thread = threading.Thread(target=server.serve_forever, args=(0.2,), daemon=True)
     try:
         with signals_interrupt():

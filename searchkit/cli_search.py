@@ -214,17 +214,11 @@ def _check_alone(mode: str, both: bool, fmt, facets, explain) -> None:
 def _echo_files(results) -> None:
     for note in results.notes:
         click.echo(f"note: {note}", err=True)
-    seen: set[str] = set()
-    without = 0
-    for hit in results.hits:
-        if not hit.path:
-            without += 1
-        elif hit.path not in seen:
-            seen.add(hit.path)
-            click.echo(output.display_path(hit.path))
-    if without:
-        noun = "document has" if without == 1 else "documents have"
-        click.echo(f"note: {without} matching {noun} no file (added through the API)", err=True)
+    paths, note = output.file_listing(results)
+    for path in paths:
+        click.echo(path)
+    if note:
+        click.echo(note, err=True)
 
 
 @click.command("show", short_help="Print a stored document: by id, or by the path search shows.")

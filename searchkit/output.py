@@ -307,3 +307,21 @@ class ProgressLine:
         self.stream.flush()
         self.drawn_at = now
         self.visible = True
+
+
+def file_listing(results) -> tuple[list[str], str | None]:
+    """What `--files` prints: the path of each file with a match, once, in rank order (as
+    `display_path` shows it), and a note counting the matches that have no file."""
+    seen: set[str] = set()
+    paths = []
+    without = 0
+    for hit in results.hits:
+        if not hit.path:
+            without += 1
+        elif hit.path not in seen:
+            seen.add(hit.path)
+            paths.append(display_path(hit.path))
+    if not without:
+        return paths, None
+    noun = "document has" if without == 1 else "documents have"
+    return paths, f"note: {without} matching {noun} no file (added through the API)"

@@ -163,17 +163,10 @@ def _search(index, request: dict, actions: list) -> int:
 
 def _files(results, actions: list) -> None:
     # As cli_search._echo_files (its notes are added by the caller).
-    seen: set[str] = set()
-    without = 0
-    for hit in results.hits:
-        if not hit.path:
-            without += 1
-        elif hit.path not in seen:
-            seen.add(hit.path)
-            actions.append(["out", output.display_path(hit.path)])
-    if without:
-        noun = "document has" if without == 1 else "documents have"
-        actions.append(["err", f"note: {without} matching {noun} no file (added through the API)"])
+    paths, note = output.file_listing(results)
+    actions.extend(["out", path] for path in paths)
+    if note:
+        actions.append(["err", note])
 
 
 def _results(results, request: dict, actions: list) -> None:
