@@ -129,13 +129,8 @@ def read_corpus_file(task: ReadTask) -> FileOutcome:
         return _read_streamed(task)
     try:
         data = read_bytes(cf)
-    except OutsideRoot as exc:
-        return FileOutcome(cf, None, problems=(Problem(shown, exc.strerror or str(exc)),))
     except OSError as exc:
-        # Permissions, a disk gone, a file swapped for a FIFO: the documents it had stay.
-        reason = f"cannot read: {exc.strerror or exc}"
-        problem = Problem(shown, reason, unavailable=is_transient(exc))
-        return FileOutcome(cf, None, problems=(problem,))
+        return _unreadable(cf, exc)
     folder = printable_path(cf.folder)
     old_size = task.appended_after
     digest = None
@@ -170,16 +165,22 @@ def read_corpus_file(task: ReadTask) -> FileOutcome:
 def _read_streamed(task: ReadTask) -> FileOutcome:
     """`read_corpus_file` for a JSON Lines file read record by record (`streams`)."""
     cf = task.file
-    shown = printable_path(cf.path)
     try:
         with open_checked(cf) as f:
             return _JsonLinesStream(task, f).read()
-    except OutsideRoot as exc:
-        return FileOutcome(cf, None, problems=(Problem(shown, exc.strerror or str(exc)),))
     except OSError as exc:
-        reason = f"cannot read: {exc.strerror or exc}"
-        problem = Problem(shown, reason, unavailable=is_transient(exc))
-        return FileOutcome(cf, None, problems=(problem,))
+        return _unreadable(cf, exc)
+
+
+def _unreadable(cf: CorpusFile, exc: OSError) -> FileOutcome:
+    """A file that could not be read: said, and (permissions, a disk gone, a file swapped
+    for a FIFO: "not now") its documents stay."""
+    shown = printable_path(cf.path)
+    if isinstance(exc, OutsideRoot):
+        return FileOutcome(cf, None, problems=(Problem(shown, exc.strerror or str(exc)),))
+    reason = f"cannot read: {exc.strerror or exc}"
+    problem = Problem(shown, reason, unavailable=is_transient(exc))
+    return FileOutcome(cf, None, problems=(problem,))
 
 
 #: (path, size, hash) of the part of a streamed file this process read last -> the hash state
