@@ -1,55 +1,178 @@
-"""Facet counts and date order: each segment's document values as arrays, built once, counted fast.
+"""Facet counts and date order: each segment's document values as arrays, written once.
 
-For each segment and facet field, an array docnum -> value ids is built once from the inverted
-index and counted over the matched document numbers (Whoosh's `groupedby` costs ~30-500 ms per
-search on Reuters; counting these arrays well under a millisecond for a typical query). Each
-document's date, which date sorting reads, is kept the same way. Segments never change once
+For each segment and facet field, an array docnum -> value id (an ordinal) is made once from
+the inverted index, when the segment is written (`write_ordinals`, run by the writer before
+any table of contents names the segment), into a file beside the segment's own: a new process
+maps that file instead of walking every value's postings (most of a fresh process's first
+query at 100k documents, growing with the archive). A segment without the file (written by an
+older searchkit) has its arrays made from its postings on first use, as before. Counting is a
+bincount over the matched documents' ordinals (Whoosh's `groupedby` costs ~30-500 ms per search
+on Reuters; these arrays well under a millisecond for a typical query). Each document's date,
+which date sorting reads, is kept the same way from the date column. Segments never change once
 written (a deletion only hides documents, and matches never include hidden ones), so an
-incremental commit builds arrays for its new segments only.
+incremental commit writes the arrays of its new segments only.
 """
 
 from __future__ import annotations
 
+import json
+import mmap
+import os
+import struct
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ._whoosh.reading import Segment, column_array, posting_arrays
-from .schema import DATE_FACETS, WORD_MARK, fold_keyword
+from .schema import DATE_FACETS, WORD_MARK, fold_keyword, is_metadata_field
 
 _MARK = WORD_MARK.encode("utf-8")
+
+#: The ordinals file of a segment is named `<segment id><ORDINALS_EXTENSION>`: Whoosh's
+#: clean-up deletes it with the segment's own files once no table of contents names it.
+ORDINALS_EXTENSION = ".facets"
+#: First bytes of an ordinals file (the version is in it: another one is not read).
+_ORDINALS_MAGIC = b"SKFACET1"
+_ORDINAL = np.dtype("<i4")
 
 
 @dataclass
 class FacetColumn:
     """One facet field of one segment: value names, each document's first value id (-1:
-    none) and its further value ids (most documents have one value, or none)."""
+    none), and the further value ids of the documents that have several (most have one
+    value, or none): `more_vids[i]` belongs to document `more_docs[more_owner[i]]`."""
 
     names: list[str]
     first: np.ndarray  # int32 per document
-    more: dict[int, list[int]]
-    more_docs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    #: The further value ids of `more_docs` laid flat, and whose (index into more_docs) each is.
-    more_vids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    more_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-
-    def __post_init__(self) -> None:
-        if self.more and not self.more_vids.size:
-            docs = sorted(self.more)
-            self.more_docs = np.array(docs, np.int64)
-            self.more_vids = np.array([v for d in docs for v in self.more[d]], np.int64)
-            self.more_owner = np.repeat(
-                np.arange(len(docs)), [len(self.more[d]) for d in docs]
-            ).astype(np.int64)
+    more_docs: np.ndarray  # int32, ascending
+    more_vids: np.ndarray  # int32
+    more_owner: np.ndarray  # int32 index into more_docs
 
     def example(self, vid: int) -> int | None:
         """A document of the segment with value `vid` (the first), or None."""
         found = np.flatnonzero(self.first == vid)
         if found.size:
             return int(found[0])
-        return next((d for d, vids in self.more.items() if vid in vids), None)
+        found = np.flatnonzero(self.more_vids == vid)
+        return int(self.more_docs[self.more_owner[found[0]]]) if found.size else None
+
+
+def facet_fields(reader) -> list[str]:
+    """The facet fields a Whoosh reader has values of: the date parts and every metadata
+    field."""
+    names = reader.indexed_field_names()
+    return sorted(
+        n for n in names if n in DATE_FACETS or (is_metadata_field(n) and n in reader.schema)
+    )
+
+
+def build_column(reader, name: str) -> FacetColumn:
+    """A facet field's values per document of one segment, made from its postings (the
+    whole values: the words of values, behind WORD_MARK, are left out)."""
+    doccount = reader.doc_count_all()
+    first = np.full(doccount, -1, _ORDINAL)
+    more: dict[int, list[int]] = {}
+    names: list[str] = []
+    if name in reader.schema:
+        for term in reader.lexicon(name):
+            if term.startswith(_MARK):
+                continue
+            i = len(names)
+            names.append(term.decode("utf-8"))
+            ids = posting_arrays(reader, name, term)[0]
+            taken = first[ids] >= 0
+            first[ids[~taken]] = i
+            for d in ids[taken].tolist():
+                more.setdefault(d, []).append(i)
+    docs = sorted(more)
+    return FacetColumn(
+        names,
+        first,
+        np.array(docs, _ORDINAL),
+        np.array([v for d in docs for v in more[d]], _ORDINAL),
+        np.repeat(np.arange(len(docs)), [len(more[d]) for d in docs]).astype(_ORDINAL),
+    )
+
+
+def _no_values(doccount: int) -> FacetColumn:
+    """The column of a field a segment has no values of."""
+    none = np.zeros(0, _ORDINAL)
+    return FacetColumn([], np.full(doccount, -1, _ORDINAL), none, none, none)
+
+
+def write_ordinals(folder: str, segment_id: str, open_reader: Callable[[], Any]) -> None:
+    """Write the ordinals file of a segment (every facet field's arrays) unless it exists.
+
+    Written to a temporary name and renamed: a reader finds a whole file or none. Run by
+    the writer (a `SegmentFinisher`) before the segment is committed.
+    """
+    path = os.path.join(folder, segment_id + ORDINALS_EXTENSION)
+    if os.path.exists(path):
+        return
+    reader = open_reader()
+    try:
+        doccount = reader.doc_count_all()
+        columns = {name: build_column(reader, name) for name in facet_fields(reader)}
+    finally:
+        reader.close()
+    header: dict = {"documents": doccount, "fields": {}}
+    arrays: list[np.ndarray] = []
+    offset = 0
+    for name, column in columns.items():
+        entry: dict = {"names": column.names}
+        for part in ("first", "more_docs", "more_vids", "more_owner"):
+            array = np.ascontiguousarray(getattr(column, part), _ORDINAL)
+            entry[part] = [offset, int(array.size)]
+            arrays.append(array)
+            offset += array.nbytes
+        header["fields"][name] = entry
+    encoded = json.dumps(header, ensure_ascii=False).encode("utf-8")
+    start = -(-(len(_ORDINALS_MAGIC) + 8 + len(encoded)) // 8) * 8  # arrays 8-aligned
+    temporary = path + ".tmp"
+    with open(temporary, "wb") as f:
+        f.write(_ORDINALS_MAGIC + struct.pack("<Q", len(encoded)) + encoded)
+        f.write(b"\0" * (start - f.tell()))
+        for array in arrays:
+            f.write(array.tobytes())
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+
+
+def read_ordinals(path: str, doccount: int) -> dict[str, FacetColumn] | None:
+    """The facet columns of a segment's ordinals file, mapped (no copy, no work per
+    document); None when there is no such file or it does not fit the segment."""
+    try:
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:
+                return None
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except OSError:
+        return None
+    try:
+        magic_end = len(_ORDINALS_MAGIC)
+        if mapped[:magic_end] != _ORDINALS_MAGIC:
+            return None
+        (size,) = struct.unpack("<Q", mapped[magic_end : magic_end + 8])
+        header = json.loads(bytes(mapped[magic_end + 8 : magic_end + 8 + size]))
+        start = -(-(magic_end + 8 + size) // 8) * 8
+        if header.get("documents") != doccount:
+            return None
+        columns = {}
+        for name, entry in header["fields"].items():
+            parts = {
+                part: np.frombuffer(mapped, _ORDINAL, entry[part][1], start + entry[part][0])
+                for part in ("first", "more_docs", "more_vids", "more_owner")
+            }
+            if parts["first"].size != doccount:
+                return None
+            columns[name] = FacetColumn(entry["names"], **parts)
+        return columns
+    except (ValueError, KeyError, TypeError, IndexError, struct.error):
+        return None  # cut short or not ours: made from the postings instead
 
 
 class SegmentValues:
@@ -85,28 +208,26 @@ class SegmentValues:
         return values
 
     def column(self, segment: Segment, name: str) -> FacetColumn:
-        """A facet field's values per document of one segment, built once from its postings
-        (the whole values: the words of values, behind WORD_MARK, are left out)."""
+        """A facet field's values per document of one segment: from its ordinals file,
+        else made from its postings once."""
         key = (*segment.key, name)
         column = self.arrays.get(key)
         if column is None:
             reader = segment.searcher.reader()
-            first = np.full(reader.doc_count_all(), -1, np.int32)
-            more: dict[int, list[int]] = {}
-            names: list[str] = []
-            for term in reader.lexicon(name):
-                if term.startswith(_MARK):
-                    continue
-                i = len(names)
-                names.append(term.decode("utf-8"))
-                ids = posting_arrays(reader, name, term)[0]
-                taken = first[ids] >= 0
-                first[ids[~taken]] = i
-                for d in ids[taken].tolist():
-                    more.setdefault(d, []).append(i)
-            column = FacetColumn(names, first, more)
+            stored = self._ordinals(segment, reader.doc_count_all())
+            if stored is None:
+                column = build_column(reader, name)
+            else:
+                column = stored.get(name) or _no_values(reader.doc_count_all())
             self.arrays[key] = column
         return column
+
+    def _ordinals(self, segment: Segment, doccount: int) -> dict[str, FacetColumn] | None:
+        key = (*segment.key, "#ordinals")
+        if key not in self.arrays:
+            path = segment.file(ORDINALS_EXTENSION)
+            self.arrays[key] = read_ordinals(path, doccount) if path else None
+        return self.arrays[key]
 
     def count(
         self,

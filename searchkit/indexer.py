@@ -23,6 +23,7 @@ from .corpus import (
 )
 from .documents import Document, Problem, limit_index_fields, max_index_fields
 from .errors import IndexCorrupt, IndexWriteError, InvalidValue, UsageError
+from .facets import write_ordinals
 from .journal import Journal
 from .manifest import API_SOURCE, FileEntry, Manifest, document_hash, load_live_manifest
 from .planning import (
@@ -220,7 +221,7 @@ class Indexer:
                 writer.cancel()
                 raise
             try:
-                writer.commit(optimize=True)
+                commit(writer, [], merge=True, optimize=True, finish=write_ordinals)
             except OSError as exc:
                 raise IndexWriteError(self.directory.path, exc.strerror or str(exc)) from None
             Manifest.remove_others(ix.storage.folder, ix.latest_generation())
@@ -530,6 +531,7 @@ def _commit(
                 start_segment=start_spelling_segment,
                 limitmb=WRITER_LIMIT_MB,
                 progress=progress,
+                finish=write_ordinals,
             )
         else:
             new_segments = []
@@ -539,7 +541,7 @@ def _commit(
                 if progress and (i % 500 == 0 or i == total):
                     progress("writing", i, total)
         _save_manifest(index_path, plan.manifest, folder, writer.generation)
-        commit(writer, new_segments, merge=MERGE_SEGMENTS)
+        commit(writer, new_segments, merge=MERGE_SEGMENTS, finish=write_ordinals)
     except BaseException as exc:
         abandon(writer, ix)
         try:

@@ -32,10 +32,10 @@ from .dates import DateLike, DateSpan, PartialDate, to_span, utc_now
 from .documents import Document
 from .errors import DocumentNotFound, IndexCorrupt, InvalidValue, UsageError
 from .expansion import bound_parsed
-from .facets import SegmentValues
+from .facets import SegmentValues, facet_fields
 from .highlight import Highlighter
 from .query import ParsedQuery, QueryParser, Where, parse_where, where_query
-from .schema import DATE_FACETS, TEXT_FIELDS, is_metadata_field
+from .schema import DATE_FACETS, TEXT_FIELDS
 from .scoring import Scorer, weighting
 from .spelling import SUGGEST_BELOW, Speller
 from .store import IndexDirectory
@@ -314,12 +314,11 @@ class Searcher:
     def _adopt(self, whoosh_searcher, generation: str) -> None:
         self._whoosh = whoosh_searcher
         self._generation = generation
-        live = segments(whoosh_searcher, generation)
+        live = segments(whoosh_searcher, generation, self._ix.storage.folder)
         self._scorer.follow(whoosh_searcher, live)
         self._values.keep_only(live)
         reader = whoosh_searcher.reader()
-        names = set(reader.indexed_field_names())
-        metadata = {n for n in names if is_metadata_field(n) and n in reader.schema}
+        metadata = {n for n in facet_fields(reader) if n not in DATE_FACETS}
         self._fields = frozenset(metadata | set(DATE_FACETS))
         self._parser = QueryParser(reader.schema, metadata)
         self._highlighter = Highlighter(reader.schema["body"].analyzer)

@@ -10,6 +10,7 @@ public (slower) way of reading the same values.
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import re
 import struct
@@ -31,21 +32,28 @@ _LENGTH_OF_BYTE = [byte_to_length(b) or 1 for b in range(256)]
 @dataclass(frozen=True)
 class Segment:
     """One segment of an open searcher: its own searcher, the number of its first document
-    in the whole index, and the key its cached arrays are stored under."""
+    in the whole index, the key its cached arrays are stored under, and the folder of its
+    files (None for an index not in a folder)."""
 
     searcher: Any  # a whoosh.searching.Searcher (Whoosh has no type annotations)
     offset: int
     key: tuple[str, str]  # (generation, segment id)
+    folder: str | None = None
+
+    def file(self, extension: str) -> str | None:
+        """The path of the file named after the segment with `extension` (one searchkit
+        writes beside the segment's own files), or None without a folder."""
+        return os.path.join(self.folder, self.key[1] + extension) if self.folder else None
 
 
-def segments(searcher, generation: str) -> list[Segment]:
+def segments(searcher, generation: str, folder: str | None = None) -> list[Segment]:
     """The segments of a Whoosh searcher, in document number order.
 
     A segment never changes once written (a deletion only hides documents), so what is
     computed from one can be kept for as long as its key is among the live ones.
     """
     return [
-        Segment(sub, offset, (generation, segment_id(sub.reader())))
+        Segment(sub, offset, (generation, segment_id(sub.reader())), folder)
         for sub, offset in searcher.leaf_searchers()
     ]
 

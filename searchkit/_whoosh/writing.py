@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import clean_files
+from whoosh.reading import SegmentReader
 from whoosh.writing import SegmentWriter
 
 from .fixes import writer_codec
@@ -26,6 +27,10 @@ Progress = Callable[[str, int, int], None]
 STALL_SECONDS = 600.0
 #: Documents a writer process writes between two progress reports.
 REPORT_EVERY = 100
+#: `finish(folder, segment id, open_reader)`: what searchkit writes beside a new segment
+#: before any table of contents names it (`open_reader()` gives a Whoosh reader of it, to
+#: close after use). It must do nothing for a segment it already finished.
+SegmentFinisher = Callable[[str, str, Callable[[], Any]], None]
 
 
 def segment_writer(ix, **kwargs) -> SegmentWriter:
@@ -37,16 +42,41 @@ def segment_writer(ix, **kwargs) -> SegmentWriter:
     return SegmentWriter(ix, _lk=False, codec=writer_codec(), **kwargs)
 
 
-def commit(writer: SegmentWriter, extra_segments: Sequence, *, merge: bool) -> None:
+def commit(
+    writer: SegmentWriter,
+    extra_segments: Sequence,
+    *,
+    merge: bool,
+    optimize: bool = False,
+    finish: SegmentFinisher | None = None,
+) -> None:
     """Whoosh's `SegmentWriter.commit`, with segments written elsewhere (by workers) added to
-    the table of contents it commits; `merge` lets it merge small segments as Whoosh does."""
-    segments = writer._merge_segments(None, None, merge)
+    the table of contents it commits; `merge` lets it merge small segments as Whoosh does,
+    `optimize` merges them all into one. `finish` runs for every segment of the new table
+    of contents before it is written (segments a merge made need it too)."""
+    segments = writer._merge_segments(None, optimize, merge)
     if writer._added:
         segments.append(writer._finalize_segment())
     else:
         writer._close_segment()
-    writer._commit_toc(segments + list(extra_segments))
+    segments += list(extra_segments)
+    if finish is not None:
+        for segment in segments:
+            finish_segment(finish, writer.storage, writer.schema, segment)
+    writer._commit_toc(segments)
     writer._finish()
+
+
+def finish_segment(finish: SegmentFinisher, storage, schema, segment) -> None:
+    """Run `finish` for one written segment of the index in `storage` (a folder's)."""
+    folder = getattr(storage, "folder", None)
+    if folder is None:
+        return  # an index in memory: nothing is written beside it
+
+    def open_reader():
+        return SegmentReader(storage, schema, segment)
+
+    finish(folder, segment.segment_id(), open_reader)
 
 
 def abandon(writer: SegmentWriter, ix) -> None:
@@ -80,12 +110,15 @@ def write_segment(
     start_segment: Callable[[], None],
     limitmb: int,
     on_progress: Callable[[int], None] | None = None,
+    finish: SegmentFinisher | None = None,
 ):
     """In a worker process: write documents into a new segment of the index; return it.
 
     `on_progress(done)` is called every `REPORT_EVERY` documents and before the segment's
-    files are written. The segment is not in any table of contents until the parent commits
-    one naming it; if the parent never does, the next commit (or `abandon`) deletes its files.
+    files are written; `finish` runs on the written segment (in the worker, so that the
+    workers do it side by side). The segment is not in any table of contents until the
+    parent commits one naming it; if the parent never does, the next commit (or `abandon`)
+    deletes its files.
     """
     ix = FileStorage(folder).open_index()
     start_segment()
@@ -99,13 +132,16 @@ def write_segment(
                 on_progress(done)
         if on_progress:
             on_progress(len(documents))
-        return writer._finalize_segment()
+        segment = writer._finalize_segment()
     except BaseException:
         try:
             writer._close_segment()
         except Exception:  # noqa: BLE001 - the parent abandons the write and cleans up
             pass
         raise
+    if finish is not None:
+        finish_segment(finish, ix.storage, ix.schema, segment)
+    return segment
 
 
 class WriterFailed(Exception):
@@ -121,6 +157,7 @@ def write_segments_in_parallel(
     start_segment: Callable[[], None],
     limitmb: int,
     progress: Progress | None,
+    finish: SegmentFinisher | None = None,
 ) -> list:
     """Write the documents as `workers` new segments, one per process (analysis and posting
     encoding are pure Python: the cores only help in separate processes).
@@ -135,7 +172,7 @@ def write_segments_in_parallel(
     try:
         for chunk in chunks:
             started.append(
-                _WriterProcess.start(ctx, folder, chunk, fields_of, start_segment, limitmb)
+                _WriterProcess.start(ctx, folder, chunk, fields_of, start_segment, limitmb, finish)
             )
             started[-1].size = len(chunk)
         return _gather(started, total=len(documents), progress=progress)
@@ -155,11 +192,13 @@ class _WriterProcess:
         self.heard = time.monotonic()
 
     @classmethod
-    def start(cls, ctx, folder, documents, fields_of, start_segment, limitmb) -> _WriterProcess:
+    def start(
+        cls, ctx, folder, documents, fields_of, start_segment, limitmb, finish
+    ) -> _WriterProcess:
         receiver, sender = ctx.Pipe(duplex=False)
         process = ctx.Process(
             target=_writer_main,
-            args=(sender, folder, documents, fields_of, start_segment, limitmb),
+            args=(sender, folder, documents, fields_of, start_segment, limitmb, finish),
             name="searchkit-writer",
             daemon=True,
         )
@@ -230,7 +269,7 @@ def _gather(writers: list[_WriterProcess], *, total: int, progress: Progress | N
     return segments
 
 
-def _writer_main(sender, folder, documents, fields_of, start_segment, limitmb) -> None:
+def _writer_main(sender, folder, documents, fields_of, start_segment, limitmb, finish) -> None:
     """The body of a writer process: write the segment, send it (or the error) to the parent."""
     # Ctrl-C and a SIGTERM to the group reach every process: the parent alone handles them
     # (and kills us), so that it reports the interrupt, not a worker that died of it.
@@ -244,6 +283,7 @@ def _writer_main(sender, folder, documents, fields_of, start_segment, limitmb) -
             start_segment=start_segment,
             limitmb=limitmb,
             on_progress=lambda done: sender.send(("progress", done)),
+            finish=finish,
         )
         message = ("segment", segment)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
