@@ -15,11 +15,7 @@ incremental commit writes the arrays of its new segments only.
 
 from __future__ import annotations
 
-import json
-import mmap
 import os
-import struct
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ._whoosh.reading import Segment, column_array, posting_arrays
+from .array_files import read_array_file, write_array_file
 from .schema import DATE_FACETS, WORD_MARK, fold_keyword, is_metadata_field
 
 _MARK = WORD_MARK.encode("utf-8")
@@ -37,6 +34,7 @@ ORDINALS_EXTENSION = ".facets"
 #: First bytes of an ordinals file (the version is in it: another one is not read).
 _ORDINALS_MAGIC = b"SKFACET1"
 _ORDINAL = np.dtype("<i4")
+_PARTS = ("first", "more_docs", "more_vids", "more_owner")
 
 
 @dataclass
@@ -104,11 +102,8 @@ def _no_values(doccount: int) -> FacetColumn:
 
 
 def write_ordinals(folder: str, segment_id: str, open_reader: Callable[[], Any]) -> None:
-    """Write the ordinals file of a segment (every facet field's arrays) unless it exists.
-
-    Written to a temporary name and renamed: a reader finds a whole file or none. Run by
-    the writer (a `SegmentFinisher`) before the segment is committed.
-    """
+    """Write the ordinals file of a segment (every facet field's arrays) unless it exists;
+    run by the writer (a `SegmentFinisher`) before the segment is committed."""
     path = os.path.join(folder, segment_id + ORDINALS_EXTENSION)
     if os.path.exists(path):
         return
@@ -118,73 +113,55 @@ def write_ordinals(folder: str, segment_id: str, open_reader: Callable[[], Any])
         columns = {name: build_column(reader, name) for name in facet_fields(reader)}
     finally:
         reader.close()
-    header: dict = {"documents": doccount, "fields": {}}
-    arrays: list[np.ndarray] = []
-    offset = 0
-    for name, column in columns.items():
-        entry: dict = {"names": column.names}
-        for part in ("first", "more_docs", "more_vids", "more_owner"):
-            array = np.ascontiguousarray(getattr(column, part), _ORDINAL)
-            entry[part] = [offset, int(array.size)]
-            arrays.append(array)
-            offset += array.nbytes
-        header["fields"][name] = entry
-    encoded = json.dumps(header, ensure_ascii=False).encode("utf-8")
-    start = -(-(len(_ORDINALS_MAGIC) + 8 + len(encoded)) // 8) * 8  # arrays 8-aligned
-    temporary = path + ".tmp"
-    with open(temporary, "wb") as f:
-        f.write(_ORDINALS_MAGIC + struct.pack("<Q", len(encoded)) + encoded)
-        f.write(b"\0" * (start - f.tell()))
-        for array in arrays:
-            f.write(array.tobytes())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+    arrays = {
+        f"{name}/{part}": np.asarray(getattr(column, part), _ORDINAL)
+        for name, column in columns.items()
+        for part in _PARTS
+    }
+    header = {"documents": doccount, "names": {n: c.names for n, c in columns.items()}}
+    write_array_file(path, _ORDINALS_MAGIC, header, arrays)
 
 
 def read_ordinals(path: str, doccount: int) -> dict[str, FacetColumn] | None:
     """The facet columns of a segment's ordinals file, mapped (no copy, no work per
     document); None when there is no such file or it does not fit the segment."""
-    try:
-        with open(path, "rb") as f:
-            if os.fstat(f.fileno()).st_size == 0:
-                return None
-            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    except OSError:
+    found = read_array_file(path, _ORDINALS_MAGIC)
+    if found is None:
         return None
+    header, arrays = found
     try:
-        magic_end = len(_ORDINALS_MAGIC)
-        if mapped[:magic_end] != _ORDINALS_MAGIC:
-            return None
-        (size,) = struct.unpack("<Q", mapped[magic_end : magic_end + 8])
-        header = json.loads(bytes(mapped[magic_end + 8 : magic_end + 8 + size]))
-        start = -(-(magic_end + 8 + size) // 8) * 8
-        if header.get("documents") != doccount:
+        if header["documents"] != doccount:
             return None
         columns = {}
-        for name, entry in header["fields"].items():
-            parts = {
-                part: np.frombuffer(mapped, _ORDINAL, entry[part][1], start + entry[part][0])
-                for part in ("first", "more_docs", "more_vids", "more_owner")
-            }
-            if parts["first"].size != doccount:
+        for name, names in header["names"].items():
+            parts = {part: arrays[f"{name}/{part}"] for part in _PARTS}
+            if parts["first"].size != doccount or parts["first"].dtype != _ORDINAL:
                 return None
-            columns[name] = FacetColumn(entry["names"], **parts)
+            columns[name] = FacetColumn(list(names), **parts)
         return columns
-    except (ValueError, KeyError, TypeError, IndexError, struct.error):
-        return None  # cut short or not ours: made from the postings instead
+    except (KeyError, TypeError, AttributeError):
+        return None  # not the layout this version writes: made from the postings instead
 
 
-class SegmentValues:
-    """Per-segment arrays of document values (facet values, dates), kept while the segment
-    is live. Not thread-safe: its owner serialises searches."""
+class DocumentValues:
+    """Document values of the whole index (facet ordinals, dates) by global document number,
+    laid end to end from each segment's arrays; a segment's arrays are kept while it lives,
+    the index's for as long as the searcher is the same. Not thread-safe: its owner
+    serialises searches."""
 
     def __init__(self) -> None:
         self.arrays: dict[tuple, Any] = {}  # (generation, segment id, what) -> array
         self.written: dict[tuple[str, str], str] = {}  # (field, folded value) -> as written
+        self.segments: list[Segment] = []
+        self._whole: dict[str, Any] = {}  # what -> array over the whole index
+        self._stored_fields: Callable[[int], dict] | None = None
 
-    def keep_only(self, segments: list[Segment]) -> None:
-        """Drop the arrays of segments that are no longer live."""
+    def follow(self, segments: list[Segment], stored_fields: Callable[[int], dict]) -> None:
+        """Serve the index these segments make up from now on (`stored_fields(docnum)`
+        reads a document's stored fields); drop the arrays of segments no longer live."""
+        self.segments = segments
+        self._stored_fields = stored_fields
+        self._whole.clear()
         live = {s.key for s in segments}
         for key in [k for k in self.arrays if k[:2] not in live]:
             del self.arrays[key]
@@ -193,9 +170,24 @@ class SegmentValues:
         """Drop every array."""
         self.arrays.clear()
         self.written.clear()
+        self._whole.clear()
+        self.segments = []
+        self._stored_fields = None
 
-    def dates(self, segment: Segment) -> tuple[np.ndarray, np.ndarray]:
+    def dates(self) -> tuple[np.ndarray, np.ndarray]:
         """(each document's start date as Whoosh's number for it, whether it has a date)."""
+        values = self._whole.get("#date")
+        if values is None:
+            parts = [self._segment_dates(s) for s in self.segments]
+            if parts:
+                numbers = np.concatenate([p[0] for p in parts])
+                dated = np.concatenate([p[1] for p in parts])
+            else:
+                numbers, dated = np.zeros(0, np.int64), np.zeros(0, bool)
+            values = self._whole["#date"] = (numbers, dated)
+        return values
+
+    def _segment_dates(self, segment: Segment) -> tuple[np.ndarray, np.ndarray]:
         key = (*segment.key, "#date")
         values = self.arrays.get(key)
         if values is None:
@@ -207,7 +199,38 @@ class SegmentValues:
             values = self.arrays[key] = (numbers, dated)
         return values
 
-    def column(self, segment: Segment, name: str) -> FacetColumn:
+    def column(self, name: str) -> FacetColumn:
+        """A facet field's values per document of the whole index (value ids numbered
+        across segments)."""
+        column = self._whole.get(name)
+        if column is None:
+            names: dict[str, int] = {}
+            first, docs, vids, owners = [], [], [], []
+            owned = 0
+            for segment in self.segments:
+                part = self._segment_column(segment, name)
+                remap = np.array([names.setdefault(n, len(names)) for n in part.names], _ORDINAL)
+                if remap.size:
+                    global_first = remap[np.maximum(part.first, 0)]
+                    first.append(np.where(part.first >= 0, global_first, -1).astype(_ORDINAL))
+                else:
+                    first.append(np.full(part.first.size, -1, _ORDINAL))
+                if part.more_vids.size:
+                    docs.append(part.more_docs.astype(np.int64) + segment.offset)
+                    vids.append(remap[part.more_vids])
+                    owners.append(part.more_owner.astype(np.int64) + owned)
+                    owned += part.more_docs.size
+            column = self._whole[name] = FacetColumn(
+                list(names),
+                np.concatenate(first) if first else np.zeros(0, _ORDINAL),
+                *(
+                    np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
+                    for arrays in (docs, vids, owners)
+                ),
+            )
+        return column
+
+    def _segment_column(self, segment: Segment, name: str) -> FacetColumn:
         """A facet field's values per document of one segment: from its ordinals file,
         else made from its postings once."""
         key = (*segment.key, name)
@@ -230,44 +253,35 @@ class SegmentValues:
         return self.arrays[key]
 
     def count(
-        self,
-        name: str,
-        segments: list[Segment],
-        matched: list[np.ndarray],
-        limit: int | None,
+        self, name: str, matched: np.ndarray, limit: int | None
     ) -> tuple[tuple[str, int], ...]:
-        """(value, number of matched documents with it) of one facet field; `matched` holds
-        each segment's flags of the matched documents.
+        """(value, number of matched documents with it) of one facet field; `matched`
+        flags the matched documents.
 
         A date facet is a histogram: every value, in time order. Others: the most frequent
         first (ties by value), at most `limit` of them (None or 0: all), each value shown as
         a document wrote it (the index holds it case- and accent-folded).
         """
-        totals: Counter = Counter()
-        examples: dict[str, tuple[Segment, FacetColumn, int]] = {}
-        for segment, hit in zip(segments, matched, strict=True):
-            if not hit.any():
-                continue
-            column = self.column(segment, name)
-            if not column.names:
-                continue
-            vids = column.first[hit]
-            counts = np.bincount(vids[vids >= 0], minlength=len(column.names))
-            if column.more_vids.size:
-                taken = hit[column.more_docs][column.more_owner]
-                counts += np.bincount(column.more_vids[taken], minlength=len(column.names))
-            for vid in np.flatnonzero(counts).tolist():
-                value = column.names[vid]
-                totals[value] += int(counts[vid])
-                examples.setdefault(value, (segment, column, vid))
+        if not matched.any():
+            return ()
+        column = self.column(name)
+        if not column.names:
+            return ()
+        vids = column.first[matched]
+        counts = np.bincount(vids[vids >= 0], minlength=len(column.names))
+        if column.more_vids.size:
+            taken = matched[column.more_docs][column.more_owner]
+            counts += np.bincount(column.more_vids[taken], minlength=len(column.names))
+        found = np.flatnonzero(counts).tolist()
+        totals = [(column.names[vid], int(counts[vid]), vid) for vid in found]
         if name in DATE_FACETS:
-            return tuple(sorted(totals.items()))
-        items = sorted(totals.items(), key=lambda vn: (-vn[1], vn[0]))
+            return tuple((value, n) for value, n, _ in sorted(totals))
+        totals.sort(key=lambda vnv: (-vnv[1], vnv[0]))
         if limit:
-            items = items[:limit]
-        return tuple((self._as_written(name, v, *examples[v]), n) for v, n in items)
+            totals = totals[:limit]
+        return tuple((self._as_written(name, value, column, vid), n) for value, n, vid in totals)
 
-    def _as_written(self, name: str, value: str, segment: Segment, column, vid: int) -> str:
+    def _as_written(self, name: str, value: str, column: FacetColumn, vid: int) -> str:
         """A facet value as a document holding it wrote it ("Ivory Coast", not "ivory
         coast"); the folded value if none can be found."""
         key = (name, value)
@@ -275,8 +289,8 @@ class SegmentValues:
         if written is None:
             written = value
             docnum = column.example(vid)
-            if docnum is not None:
-                stored = segment.searcher.reader().stored_fields(docnum)
+            if docnum is not None and self._stored_fields is not None:
+                stored = self._stored_fields(docnum)
                 for v in (stored.get("meta") or {}).get(name, ()):
                     if fold_keyword(str(v)) == value:
                         written = str(v)

@@ -1,8 +1,10 @@
 """Matching and ranking: which documents a query matches, their BM25F scores, and why.
 
-A query is evaluated segment by segment into dense numpy arrays (one flag and one score per
-document of the segment), so that AND / OR / NOT, counting and ranking cost a few array
-operations instead of a Python step per posting.
+A query is evaluated over the whole index at once into dense numpy arrays (one flag and one
+score per document), so that AND / OR / NOT, counting and ranking cost a few array operations
+instead of a Python step per posting, and a query's Python work does not grow with the number
+of segments (a checkpointed build of 500k articles leaves a hundred): only reading a term's
+postings goes segment by segment, and its arrays are laid end to end at the segments' offsets.
 
 Scores are BM25F (Robertson and Zaragoza, "The Probabilistic Relevance Framework: BM25 and
 Beyond", 2009): a word's occurrences in the title and the body are combined *before* the
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,7 @@ from whoosh.scoring import BM25F
 from ._whoosh.reading import Segment, field_lengths, live_flags, posting_arrays
 from .date_query import PeriodQuery
 from .schema import TEXT_FIELDS, TITLE_BOOST
+from .term_arrays import TERM_ARRAYS_EXTENSION, TermArrays
 
 #: BM25's term-frequency saturation and length normalisation (both fields).
 BM25_K1 = 2.5
@@ -65,13 +68,14 @@ def query_weight(times: int) -> float:
 
 @dataclass(frozen=True)
 class Flags:
-    """What a query matches in one segment: a flag and a score per document (0 unmatched)."""
+    """What a query matches: a flag and a score per document of the index (0 unmatched),
+    by global document number."""
 
-    hit: np.ndarray  # bool, one per document of the segment
-    score: np.ndarray  # float64, one per document of the segment
+    hit: np.ndarray  # bool, one per document
+    score: np.ndarray  # float64, one per document
 
     def ids(self) -> np.ndarray:
-        """The segment's document numbers that match, in order."""
+        """The global document numbers that match, in order."""
         return np.flatnonzero(self.hit)
 
     def count(self) -> int:
@@ -81,24 +85,27 @@ class Flags:
 
 @dataclass(frozen=True)
 class _Field:
-    """One full-text field's part of a word in one segment: its postings."""
+    """One full-text field's part of a word: its postings over the whole index."""
 
-    ids: np.ndarray  # int64 local document numbers
+    ids: np.ndarray  # int64 global document numbers, ascending
     tf: np.ndarray  # float64 frequencies
 
 
 class Scorer:
-    """Matches and scores queries over the segments of the searcher it was last given."""
+    """Matches and scores queries over the index of the searcher it was last given."""
 
     def __init__(self) -> None:
         self._whoosh: Any = None  # the whoosh.searching.Searcher last given
         self.segments: list[Segment] = []
+        self._size = 0
         self._filters: OrderedDict = OrderedDict()
         self._postings: OrderedDict = OrderedDict()
         self._postings_size = 0
-        self._df: dict[tuple, int] = {}
-        self._lengths: dict[tuple, np.ndarray] = {}
-        self._live: dict[tuple, np.ndarray] = {}
+        self._segment_lengths: dict[tuple, np.ndarray] = {}
+        #: (segment key, what) -> its live flags or its mapped term arrays
+        self._per_segment: dict[tuple, Any] = {}
+        self._lengths: dict[str, np.ndarray] = {}
+        self._live: np.ndarray | None = None
         self._average: dict[str, float] = {}
         self._doc_count = 0
 
@@ -106,32 +113,39 @@ class Scorer:
         """Score against a newly opened searcher from now on, keeping what still holds."""
         self._whoosh = whoosh_searcher
         self.segments = segments
+        self._size = whoosh_searcher.reader().doc_count_all()
         self._filters.clear()
         self._postings.clear()
         self._postings_size = 0
-        self._df.clear()
-        self._live.clear()
+        self._lengths.clear()
+        self._live = None
         self._average = {f: whoosh_searcher.avg_field_length(f) or 1.0 for f in TEXT_FIELDS}
         self._doc_count = whoosh_searcher.doc_count()
         live = {s.key for s in segments}
-        for key in [k for k in self._lengths if k[:2] not in live]:
-            del self._lengths[key]
+        for key in [k for k in self._segment_lengths if k[:2] not in live]:
+            del self._segment_lengths[key]
+        # Deletions change a live segment's flags: they are read again for each searcher.
+        self._per_segment = {k: v for k, v in self._per_segment.items() if k[1] == "#terms"}
+        for key in [k for k in self._per_segment if k[0] not in live]:
+            del self._per_segment[key]
 
     def clear(self) -> None:
         """Forget everything (the searcher was closed)."""
         self._whoosh = None
         self.segments = []
+        self._size = 0
         self._filters.clear()
         self._postings.clear()
         self._postings_size = 0
-        self._df.clear()
+        self._segment_lengths.clear()
+        self._per_segment.clear()
         self._lengths.clear()
-        self._live.clear()
+        self._live = None
 
     # -- matching --------------------------------------------------------------------------
 
-    def allowed(self, q: wq.Query) -> list[np.ndarray]:
-        """Per segment, a flag per document: does the filter query allow it? Cached.
+    def allowed(self, q: wq.Query) -> np.ndarray:
+        """A flag per document: does the filter query allow it? Cached.
 
         It restricts what a query matches before anything is ranked or counted, as Whoosh's
         `filter=` does.
@@ -141,34 +155,26 @@ class Scorer:
         if cached is not None:
             self._filters.move_to_end(key)
             return cached
-        flags = []
-        for s in self.segments:
-            flag = np.zeros(self._size(s), bool)
-            flag[np.fromiter(q.docs(s.searcher), np.int64)] = True
-            flags.append(flag)
-        self._filters[key] = flags
+        flag = self._constant(q).hit
+        self._filters[key] = flag
         if len(self._filters) > _FILTER_CACHE_SIZE:
             self._filters.popitem(last=False)
-        return flags
+        return flag
 
-    def matching(self, q, allow=None, mask: set[int] | None = None) -> list[Flags]:
-        """Per segment, what `q` matches within the filter flags `allow`, less the global
-        document numbers in `mask`."""
-        out = []
-        for i, segment in enumerate(self.segments):
-            flags = self._evaluate(q, segment)
-            hit = flags.hit
-            if allow is not None:
-                hit = hit & allow[i]
-            if mask:
-                hit = hit.copy() if hit is flags.hit else hit
-                for d in mask:
-                    if 0 <= d - segment.offset < hit.size:
-                        hit[d - segment.offset] = False
-            if hit is not flags.hit:
-                flags = Flags(hit, np.where(hit, flags.score, 0.0))
-            out.append(flags)
-        return out
+    def matching(self, q, allow: np.ndarray | None = None, mask: set[int] | None = None) -> Flags:
+        """What `q` matches within the filter flags `allow`, less the document numbers in
+        `mask`."""
+        flags = self._evaluate(q)
+        hit = flags.hit
+        if allow is not None:
+            hit = hit & allow
+        if mask:
+            hit = hit.copy() if hit is flags.hit else hit
+            inside = [d for d in mask if 0 <= d < hit.size]
+            hit[inside] = False
+        if hit is not flags.hit:
+            flags = Flags(hit, np.where(hit, flags.score, 0.0))
+        return flags
 
     def explain(self, q, docnum: int) -> list[tuple[str, str, float, float]]:
         """(field, term, frequency, score) parts of one hit's score, best first.
@@ -176,26 +182,25 @@ class Scorer:
         A word's BM25F score is shared among the fields it occurs in, in proportion to each
         field's part of the combined frequency, so that the parts add up to the hit's score.
         """
-        segment = next(s for s in reversed(self.segments) if s.offset <= docnum)
         parts: list[tuple[str, str, float, float]] = []
-        self._explain(q, segment, docnum - segment.offset, 1.0, parts)
+        self._explain(q, docnum, 1.0, parts)
         return sorted(parts, key=lambda p: -p[3])
 
     # -- evaluating queries ----------------------------------------------------------------
 
-    def _evaluate(self, q, segment: Segment) -> Flags:
+    def _evaluate(self, q) -> Flags:
         kind = type(q)
         if _word_key(q) is not None:
-            return self._word(segment, [q])
+            return self._word([q])
         if kind is wq.And or (kind is wq.Or and not q.scale):
             positive = [c for c in q.subqueries if not isinstance(c, wq.Not)]
             negative = [c.query for c in q.subqueries if isinstance(c, wq.Not)]
             if kind is wq.Or and negative:
-                return self._whoosh_scores(q, segment)
+                return self._whoosh_scores(q)
             if not positive:
-                out = self._everything_but(segment, negative)
+                out = self._everything_but(negative)
             else:
-                parts = [self._evaluate_group(group, segment) for group in _groups(positive)]
+                parts = [self._evaluate_group(group) for group in _groups(positive)]
                 hit = parts[0].hit.copy()
                 score = parts[0].score.copy()
                 for p in parts[1:]:
@@ -205,151 +210,182 @@ class Scorer:
                         hit |= p.hit
                     score += p.score
                 for c in negative:
-                    hit &= ~self._evaluate(c, segment).hit
+                    hit &= ~self._evaluate(c).hit
                 if kind is wq.And:
                     score[~hit] = 0.0
                 out = Flags(hit, score)
             return _scaled(out, q.boost)
         if kind is wq.Not:
-            return self._everything_but(segment, [q.query])
+            return self._everything_but([q.query])
         if kind is wq.AndNot:
-            a = self._evaluate(q.a, segment)
-            hit = a.hit & ~self._evaluate(q.b, segment).hit
+            a = self._evaluate(q.a)
+            hit = a.hit & ~self._evaluate(q.b).hit
             return Flags(hit, np.where(hit, a.score, 0.0))
         if kind is wq.AndMaybe:
-            a, b = self._evaluate(q.a, segment), self._evaluate(q.b, segment)
+            a, b = self._evaluate(q.a), self._evaluate(q.b)
             return Flags(a.hit, a.score + np.where(a.hit, b.score, 0.0))
         if kind is wq.Require:
-            a = self._evaluate(q.a, segment)
-            hit = a.hit & self._evaluate(q.b, segment).hit
+            a = self._evaluate(q.a)
+            hit = a.hit & self._evaluate(q.b).hit
             return Flags(hit, np.where(hit, a.score, 0.0))
         if kind is PeriodQuery:
-            return self._constant(segment, q.child.docs(segment.searcher))
+            return self._constant(q.child)
         if kind is wq.Every and q.fieldname is None:
-            live = self._live_flags(segment)
+            live = self._live_flags()
             return Flags(live, live.astype(float))
         if q is wq.NullQuery or kind is type(wq.NullQuery):
-            return self._nothing(segment)
+            return Flags(np.zeros(self._size, bool), np.zeros(self._size))
         if kind is wq.Term:
-            return self._plain_term(segment, q)
-        return self._whoosh_scores(q, segment)
+            return self._plain_term(q)
+        return self._whoosh_scores(q)
 
-    def _evaluate_group(self, group: list, segment: Segment) -> Flags:
+    def _evaluate_group(self, group: list) -> Flags:
         """One word over several fields (scored together), or any other single query."""
         if _word_key(group[0]) is not None:
-            return self._word(segment, group)
-        return self._evaluate(group[0], segment)
+            return self._word(group)
+        return self._evaluate(group[0])
 
-    def _everything_but(self, segment: Segment, excluded) -> Flags:
-        hit = self._live_flags(segment).copy()
+    def _everything_but(self, excluded) -> Flags:
+        hit = self._live_flags().copy()
         for c in excluded:
-            hit &= ~self._evaluate(c, segment).hit
+            hit &= ~self._evaluate(c).hit
         return Flags(hit, np.zeros(hit.size))
 
-    def _constant(self, segment: Segment, docs) -> Flags:
-        hit = np.zeros(self._size(segment), bool)
-        hit[np.fromiter(docs, np.int64)] = True
+    def _constant(self, q) -> Flags:
+        """Every document Whoosh's matcher of `q` matches, with the score 1."""
+        hit = np.zeros(self._size, bool)
+        for segment in self.segments:
+            local = np.fromiter(q.docs(segment.searcher), np.int64)
+            hit[local + segment.offset] = True
         return Flags(hit, hit.astype(float))
 
-    def _nothing(self, segment: Segment) -> Flags:
-        size = self._size(segment)
-        return Flags(np.zeros(size, bool), np.zeros(size))
-
-    def _plain_term(self, segment: Segment, q: wq.Term) -> Flags:
+    def _plain_term(self, q: wq.Term) -> Flags:
         """A term of a field that is not scored by BM25F (metadata, id...): its weight."""
-        field = self._postings_of(segment, q.fieldname, q.text)
-        hit = np.zeros(self._size(segment), bool)
-        score = np.zeros(hit.size)
+        field = self._postings_of(q.fieldname, q.text)
+        hit = np.zeros(self._size, bool)
+        score = np.zeros(self._size)
         hit[field.ids] = True
         score[field.ids] = field.tf * q.boost
         return Flags(hit, score)
 
-    def _whoosh_scores(self, q, segment: Segment) -> Flags:
-        hit = np.zeros(self._size(segment), bool)
-        score = np.zeros(hit.size)
-        m = q.matcher(segment.searcher)
-        while m.is_active():
-            hit[m.id()] = True
-            score[m.id()] = m.score()
-            m.next()
+    def _whoosh_scores(self, q) -> Flags:
+        hit = np.zeros(self._size, bool)
+        score = np.zeros(self._size)
+        for segment in self.segments:
+            m = q.matcher(segment.searcher)
+            while m.is_active():
+                hit[m.id() + segment.offset] = True
+                score[m.id() + segment.offset] = m.score()
+                m.next()
         return Flags(hit, score)
 
     # -- BM25F -----------------------------------------------------------------------------
 
-    def _word(self, segment: Segment, leaves: list) -> Flags:
+    def _word(self, leaves: list) -> Flags:
         """BM25F flags of one word (or phrase) given as leaves over full-text fields."""
-        ids, tf = self._combined(segment, leaves)
+        ids, tf = self._combined(leaves)
         idf = self._idf(leaves)
-        hit = np.zeros(self._size(segment), bool)
-        score = np.zeros(hit.size)
+        hit = np.zeros(self._size, bool)
+        score = np.zeros(self._size)
         hit[ids] = True
         leaf_boost = max(leaf.boost for leaf in leaves)
         score[ids] = idf * (BM25_K1 + 1) * tf / (BM25_K1 + tf) * leaf_boost
         return Flags(hit, score)
 
-    def _combined(self, segment: Segment, leaves: list) -> tuple[np.ndarray, np.ndarray]:
-        """(documents, combined frequency tf~) of a word in one segment; kept with the
-        postings (the document frequency, the strict and the relaxed query all need it)."""
-        key = (segment.key, "combined", *sorted(_leaf_key(leaf) for leaf in leaves))
+    def _combined(self, leaves: list) -> tuple[np.ndarray, np.ndarray]:
+        """(documents, combined frequency tf~) of a word; kept with the postings (the
+        document frequency, the strict and the relaxed query all need it)."""
+        key = ("combined", *sorted(_leaf_key(leaf) for leaf in leaves))
         combined = self._cached(key)
         if combined is None:
-            size = self._size(segment)
-            tf = np.zeros(size)
-            hit = np.zeros(size, bool)
-            for leaf in leaves:
-                for field, part in self._leaf_parts(segment, leaf):
-                    tf[part.ids] += self._normalised(segment, field, part)
-                    hit[part.ids] = True
-            ids = np.flatnonzero(hit)
-            combined = self._store(key, _Field(ids, tf[ids]))
+            parts = [(field, part) for leaf in leaves for field, part in self._leaf_parts(leaf)]
+            parts = [(field, part) for field, part in parts if part.ids.size]
+            if len(parts) == 1:  # one field: already in order, nothing to add up
+                field, part = parts[0]
+                combined = _Field(part.ids, self._normalised(field, part))
+            elif parts:
+                ids = np.concatenate([part.ids for _, part in parts])
+                tf = np.concatenate([self._normalised(field, part) for field, part in parts])
+                ids, where = np.unique(ids, return_inverse=True)
+                combined = _Field(ids, np.bincount(where, tf, ids.size))
+            else:
+                combined = _Field(np.zeros(0, np.int64), np.zeros(0))
+            combined = self._store(key, combined)
         return combined.ids, combined.tf
 
-    def _normalised(self, segment: Segment, field: str, part: _Field) -> np.ndarray:
+    def _normalised(self, field: str, part: _Field) -> np.ndarray:
         """w_f tf / (1 - b + b len / avglen) of a field's postings."""
-        lengths = self.lengths(segment, field)[part.ids]
+        lengths = self.lengths(field)[part.ids]
         norm = 1 - BM25_B + BM25_B * lengths / self._average[field]
         return FIELD_WEIGHTS[field] * part.tf / norm
 
     def _idf(self, leaves: list) -> float:
-        key = tuple(sorted(_leaf_key(leaf) for leaf in leaves))
-        df = self._df.get(key)
-        if df is None:
-            df = sum(self._combined(s, leaves)[0].size for s in self.segments)
-            self._df[key] = df
+        df = self._combined(leaves)[0].size
         n = max(self._doc_count, df)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
-    def _leaf_parts(self, segment: Segment, leaf) -> Iterator[tuple[str, _Field]]:
+    def _leaf_parts(self, leaf) -> Iterator[tuple[str, _Field]]:
         if type(leaf) is wq.Term:
-            yield leaf.fieldname, self._postings_of(segment, leaf.fieldname, leaf.text)
+            yield leaf.fieldname, self._postings_of(leaf.fieldname, leaf.text)
         else:  # a phrase: its occurrences, counted by Whoosh's phrase matcher
-            key = (segment.key, "phrase", repr(leaf))
+            key = ("phrase", repr(leaf))
             part = self._cached(key)
             if part is None:
-                ids, tf = [], []
-                m = leaf.matcher(segment.searcher)
-                while m.is_active():
-                    ids.append(m.id())
-                    tf.append(len(m.spans()) or 1)
-                    m.next()
-                part = self._store(key, _Field(np.array(ids, np.int64), np.array(tf, float)))
+
+                def occurrences(segment: Segment) -> tuple[list[int], list[int]]:
+                    ids, tf = [], []
+                    m = leaf.matcher(segment.searcher)
+                    while m.is_active():
+                        ids.append(m.id())
+                        tf.append(len(m.spans()) or 1)
+                        m.next()
+                    return ids, tf
+
+                part = self._store(key, self._gather(occurrences))
             yield leaf.fieldname, part
 
-    def _postings_of(self, segment: Segment, fieldname: str, text) -> _Field:
-        key = (segment.key, fieldname, text)
+    def _postings_of(self, fieldname: str, text) -> _Field:
+        key = (fieldname, text)
         part = self._cached(key)
         if part is None:
-            part = _Field(np.zeros(0, np.int64), np.zeros(0))
-            reader = segment.searcher.reader()
-            if fieldname in reader.schema:
-                try:
-                    btext = reader.schema[fieldname].to_bytes(text)
-                except ValueError:
-                    btext = None
-                if btext is not None and (fieldname, btext) in reader:
-                    part = _Field(*posting_arrays(reader, fieldname, btext))
-            part = self._store(key, part)
+
+            def postings(segment: Segment) -> tuple[Any, Any]:
+                reader = segment.searcher.reader()
+                if fieldname in reader.schema:
+                    try:
+                        btext = reader.schema[fieldname].to_bytes(text)
+                    except ValueError:
+                        btext = None
+                    if btext is None:
+                        return (), ()
+                    mapped = self._term_arrays(segment)
+                    found = mapped.postings(fieldname, btext) if mapped else None
+                    if found is not None:
+                        ids, tf = found
+                        if reader.has_deletions():
+                            keep = self._segment_live(segment)[ids]
+                            ids, tf = ids[keep], tf[keep]
+                        return ids, tf
+                    if (fieldname, btext) in reader:
+                        return posting_arrays(reader, fieldname, btext)
+                return (), ()
+
+            part = self._store(key, self._gather(postings))
         return part
+
+    def _gather(self, read: Callable[[Segment], tuple[Any, Any]]) -> _Field:
+        """(ids, frequencies) read segment by segment, laid end to end as global numbers."""
+        ids, tf = [], []
+        for segment in self.segments:
+            local_ids, local_tf = read(segment)
+            if len(local_ids):
+                ids.append(np.asarray(local_ids, np.int64) + segment.offset)
+                tf.append(np.asarray(local_tf, float))
+        if not ids:
+            return _Field(np.zeros(0, np.int64), np.zeros(0))
+        if len(ids) == 1:
+            return _Field(ids[0], tf[0])
+        return _Field(np.concatenate(ids), np.concatenate(tf))
 
     def _cached(self, key) -> _Field | None:
         part = self._postings.get(key)
@@ -365,63 +401,83 @@ class Scorer:
             self._postings_size -= old.ids.size + 1
         return part
 
-    # -- per-segment arrays ----------------------------------------------------------------
+    # -- per-document arrays ---------------------------------------------------------------
 
-    def lengths(self, segment: Segment, fieldname: str) -> np.ndarray:
-        """Each document's length in a scored field of one segment (at least 1)."""
-        key = (*segment.key, fieldname)
-        lengths = self._lengths.get(key)
+    def lengths(self, fieldname: str) -> np.ndarray:
+        """Each document's length in a scored field (at least 1), by global number; made
+        from the segments' length columns, each read once for as long as it lives."""
+        lengths = self._lengths.get(fieldname)
         if lengths is None:
-            lengths = field_lengths(segment.searcher.reader(), fieldname)
-            self._lengths[key] = lengths
+            parts = []
+            for segment in self.segments:
+                key = (*segment.key, fieldname)
+                part = self._segment_lengths.get(key)
+                if part is None:
+                    part = field_lengths(segment.searcher.reader(), fieldname)
+                    self._segment_lengths[key] = part
+                parts.append(part)
+            lengths = np.concatenate(parts) if parts else np.zeros(0)
+            self._lengths[fieldname] = lengths
         return lengths
 
-    def _live_flags(self, segment: Segment) -> np.ndarray:
-        flags = self._live.get(segment.key)
+    def _live_flags(self) -> np.ndarray:
+        if self._live is None:
+            parts = [self._segment_live(s) for s in self.segments]
+            self._live = np.concatenate(parts) if parts else np.zeros(0, bool)
+        return self._live
+
+    def _segment_live(self, segment: Segment) -> np.ndarray:
+        key = (segment.key, "#live")
+        flags = self._per_segment.get(key)
         if flags is None:
-            flags = live_flags(segment.searcher.reader())
-            self._live[segment.key] = flags
+            flags = self._per_segment[key] = live_flags(segment.searcher.reader())
         return flags
 
-    def _size(self, segment: Segment) -> int:
-        return segment.searcher.reader().doc_count_all()
+    def _term_arrays(self, segment: Segment) -> TermArrays | None:
+        """The segment's file of frequent terms' postings, mapped once; None without."""
+        key = (segment.key, "#terms")
+        if key not in self._per_segment:
+            doccount = segment.searcher.reader().doc_count_all()
+            path = segment.file(TERM_ARRAYS_EXTENSION)
+            self._per_segment[key] = TermArrays.open(path, doccount)
+        return self._per_segment[key]
 
     # -- explaining ------------------------------------------------------------------------
 
-    def _explain(self, q, segment: Segment, local: int, factor: float, parts: list) -> None:
+    def _explain(self, q, docnum: int, factor: float, parts: list) -> None:
         """Add the score parts of `q` for one document (`factor`: boosts above it)."""
         kind = type(q)
         if _word_key(q) is not None:
-            self._explain_word(segment, [q], local, factor, parts)
+            self._explain_word([q], docnum, factor, parts)
         elif kind is wq.And or (kind is wq.Or and not q.scale):
             positive = [c for c in q.subqueries if not isinstance(c, wq.Not)]
             for group in _groups(positive):
                 weight = factor * q.boost
                 if _word_key(group[0]) is not None:
-                    self._explain_word(segment, group, local, weight, parts)
+                    self._explain_word(group, docnum, weight, parts)
                 else:
-                    self._explain(group[0], segment, local, weight, parts)
+                    self._explain(group[0], docnum, weight, parts)
         elif kind is wq.AndNot:
-            self._explain(q.a, segment, local, factor, parts)
+            self._explain(q.a, docnum, factor, parts)
         elif kind in (wq.AndMaybe, wq.Require):
-            self._explain(q.a, segment, local, factor, parts)
+            self._explain(q.a, docnum, factor, parts)
             if kind is wq.AndMaybe:
-                self._explain(q.b, segment, local, factor, parts)
+                self._explain(q.b, docnum, factor, parts)
         elif kind is not wq.Not:
-            flags = self._evaluate(q, segment)
-            if flags.hit[local] and flags.score[local]:
+            flags = self._evaluate(q)
+            if flags.hit[docnum] and flags.score[docnum]:
                 label = "*" if kind is wq.Every else str(q)
                 field = getattr(q, "fieldname", None) or "*"
-                parts.append((field, label, 1.0, round(float(flags.score[local]) * factor, 4)))
+                parts.append((field, label, 1.0, round(float(flags.score[docnum]) * factor, 4)))
 
-    def _explain_word(self, segment, leaves, local: int, factor: float, parts: list) -> None:
+    def _explain_word(self, leaves, docnum: int, factor: float, parts: list) -> None:
         shares = []
         for leaf in leaves:
-            for field, part in self._leaf_parts(segment, leaf):
-                at = np.searchsorted(part.ids, local)
-                if at < part.ids.size and part.ids[at] == local:
+            for field, part in self._leaf_parts(leaf):
+                at = np.searchsorted(part.ids, docnum)
+                if at < part.ids.size and part.ids[at] == docnum:
                     one = _Field(part.ids[at : at + 1], part.tf[at : at + 1])
-                    share = float(self._normalised(segment, field, one)[0])
+                    share = float(self._normalised(field, one)[0])
                     shares.append((field, _leaf_label(leaf), float(part.tf[at]), share))
         tf = sum(s[3] for s in shares)
         if not tf:

@@ -32,7 +32,7 @@ from .dates import DateLike, DateSpan, PartialDate, to_span, utc_now
 from .documents import Document
 from .errors import DocumentNotFound, IndexCorrupt, InvalidValue, UsageError
 from .expansion import bound_parsed
-from .facets import SegmentValues, facet_fields
+from .facets import DocumentValues, facet_fields
 from .highlight import Highlighter
 from .query import ParsedQuery, QueryParser, Where, parse_where, where_query
 from .schema import DATE_FACETS, TEXT_FIELDS
@@ -254,7 +254,7 @@ class Searcher:
         self._parser: QueryParser | None = None
         self._fields: frozenset[str] = frozenset()
         self._scorer = Scorer()
-        self._values = SegmentValues()
+        self._values = DocumentValues()
         self._highlighter: Highlighter | None = None
         self._speller: Speller | None = None
 
@@ -316,7 +316,7 @@ class Searcher:
         self._generation = generation
         live = segments(whoosh_searcher, generation, self._ix.storage.folder)
         self._scorer.follow(whoosh_searcher, live)
-        self._values.keep_only(live)
+        self._values.follow(live, whoosh_searcher.stored_fields)
         reader = whoosh_searcher.reader()
         metadata = {n for n in facet_fields(reader) if n not in DATE_FACETS}
         self._fields = frozenset(metadata | set(DATE_FACETS))
@@ -431,7 +431,7 @@ class Searcher:
     def _run(
         self,
         parsed: ParsedQuery,
-        allow: list[np.ndarray] | None,
+        allow: np.ndarray | None,
         *,
         limit: int,
         page: int = 1,
@@ -451,7 +451,7 @@ class Searcher:
         q = parsed.query
         wanted = page * limit
         matched = scorer.matching(q, allow, mask)
-        exact = sum(m.count() for m in matched)
+        exact = matched.count()
         notes = list(parsed.notes)
         # Words typed without operators: a document matches when it holds any of them, and
         # those holding every word rank first. The same rule for every page and page size.
@@ -459,12 +459,12 @@ class Searcher:
         if parsed.relaxed is not None:
             wider = scorer.matching(parsed.relaxed, allow, mask)
             all_words = exact
-            if sum(m.count() for m in wider) > exact:
+            if wider.count() > exact:
                 counted, q = wider, parsed.relaxed
-                every_word = [m.hit for m in matched]
+                every_word = matched.hit
                 if not exact:
                     notes.append("no document holds every word; documents with some of them")
-        ranked = _rank(scorer.segments, self._values.dates, every_word, counted, sort, wanted)
+        ranked = _rank(self._values.dates, every_word, counted, sort, wanted)
         terms = highlighter.query_terms(q, self._whoosh.reader())
         body_terms = terms.get("body", frozenset())
         finder = highlighter.finder(body_terms)
@@ -476,11 +476,9 @@ class Searcher:
             text, highlights = highlighter.snippet(body, body_terms, finder, fragments)
             parts = scorer.explain(q, docnum) if explain else ()
             hits.append(_hit(first + i + 1, score, stored, Snippet(text, highlights), parts))
-        hit_flags = [m.hit for m in counted]
         facet_counts = {
             name: tuple(
-                FacetCount(v, n)
-                for v, n in self._values.count(name, scorer.segments, hit_flags, facet_limit)
+                FacetCount(v, n) for v, n in self._values.count(name, counted.hit, facet_limit)
             )
             for name in facets
         }
@@ -491,12 +489,12 @@ class Searcher:
                 respelled = bound_parsed(
                     parser.parse(text, strict=strict), self._whoosh.reader()
                 ).query
-                return sum(m.count() for m in scorer.matching(respelled, allow))
+                return scorer.matching(respelled, allow).count()
 
             suggestion = speller.suggestion(parsed, exact, count)
         return Results(
             hits=tuple(hits),
-            total=sum(m.count() for m in counted),
+            total=counted.count(),
             facets=MappingProxyType(facet_counts),
             suggestion=suggestion,
             query=label or str(parsed),
@@ -511,40 +509,29 @@ class Searcher:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _rank(segments, dates, every_word, counted, sort, wanted) -> list[tuple[float, int]]:
-    """The first `wanted` (score, global docnum) of the matches, in order.
+def _rank(dates, every_word, counted, sort, wanted) -> list[tuple[float, int]]:
+    """The first `wanted` (score, global docnum) of the matches (`counted`), in order.
 
-    Relevance: the documents that hold every word (`every_word`: per segment flags, None
-    when that does not apply) first, then higher score first, then lower docnum (Whoosh's
-    order). Date: older or newer first over all matches, undated last; one date's documents
-    by the relevance order. `dates(segment)` gives (date numbers, has a date) per document.
+    Relevance: the documents that hold every word (`every_word`: flags, None when that does
+    not apply) first, then higher score first, then lower docnum (Whoosh's order). Date:
+    older or newer first over all matches, undated last; one date's documents by the
+    relevance order. `dates()` gives (date numbers, has a date) per document.
     """
-    docs, scores, tiers, when, dated = [], [], [], [], []
-    for i, (segment, flags) in enumerate(zip(segments, counted, strict=True)):
-        ids = flags.ids()
-        if not ids.size:
-            continue
-        docs.append(ids + segment.offset)
-        scores.append(flags.score[ids])
-        tiers.append(every_word[i][ids] if every_word is not None else np.ones(ids.size, bool))
-        if sort != "relevance":
-            numbers, has_date = dates(segment)
-            when.append(numbers[ids])
-            dated.append(has_date[ids])
-    if not docs:
+    doc = counted.ids()
+    if not doc.size:
         return []
-    doc = np.concatenate(docs)
-    score = np.concatenate(scores)
-    tier = np.concatenate(tiers)
+    score = counted.score[doc]
+    tier = every_word[doc] if every_word is not None else np.ones(doc.size, bool)
     if sort == "relevance":
         keys = [doc, -score, ~tier]
         # One number that orders as (tier, -score) does, to cut the candidates with.
         primary = np.where(tier, -score, -score + (score.max() - score.min() + 1))
     else:
+        numbers, has_date = dates()
         sign = -1 if sort == "-date" else 1
-        dates_of, has_date = sign * np.concatenate(when), np.concatenate(dated)
-        keys = [doc, -score, ~tier, dates_of, ~has_date]
-        primary = np.where(has_date, dates_of, np.iinfo(np.int64).max)
+        dates_of, dated = sign * numbers[doc], has_date[doc]
+        keys = [doc, -score, ~tier, dates_of, ~dated]
+        primary = np.where(dated, dates_of, np.iinfo(np.int64).max)
     order = _first(keys, primary, wanted)
     return list(zip(score[order].tolist(), doc[order].tolist(), strict=True))
 

@@ -703,20 +703,19 @@ def test_column_and_length_arrays_equal_whooshs_per_document_values(index):
     searcher = index._open_searcher()
     index.search("cocoa", sort="date")
     with searcher._lock:
-        for segment in searcher._scorer.segments:
-            reader = segment.searcher.reader()
-            n = reader.doc_count_all()
-            for field in ("title", "body"):
-                assert searcher._scorer.lengths(segment, field).tolist() == [
-                    reader.doc_field_length(d, field, 1) or 1 for d in range(n)
-                ]
-            missing = reader.schema["date"].column_type.default_value()
-            column = list(reader.column_reader("date", translate=False))
-            numbers, dated = searcher._values.dates(segment)
-            assert dated.tolist() == [v != missing for v in column]
-            assert [x for x, d in zip(numbers.tolist(), dated.tolist(), strict=True) if d] == [
-                v for v in column if v != missing
+        reader = searcher._whoosh.reader()
+        n = reader.doc_count_all()
+        for field in ("title", "body"):
+            assert searcher._scorer.lengths(field).tolist() == [
+                reader.doc_field_length(d, field, 1) or 1 for d in range(n)
             ]
+        missing = reader.schema["date"].column_type.default_value()
+        column = list(reader.column_reader("date", translate=False))
+        numbers, dated = searcher._values.dates()
+        assert dated.tolist() == [v != missing for v in column]
+        assert [x for x, d in zip(numbers.tolist(), dated.tolist(), strict=True) if d] == [
+            v for v in column if v != missing
+        ]
 
 
 def test_an_empty_index_finds_nothing_without_error(tmp_path):
