@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ._whoosh.reading import posting_arrays
+from ._whoosh.reading import frequent_postings
 from .array_files import read_array_file, write_array_file
 from .schema import TEXT_FIELDS
 
@@ -50,12 +50,9 @@ def write_term_arrays(folder: str, segment_id: str, open_reader: Callable[[], An
         for field in TEXT_FIELDS:
             if field not in reader.indexed_field_names():
                 continue
-            terms = [
-                term for term, info in reader.iter_field(field) if info.doc_frequency() >= MIN_DOCS
-            ]
-            ids, tfs = [], []
-            for term in terms:
-                term_ids, term_tf = posting_arrays(reader, field, term)
+            terms, ids, tfs = [], [], []
+            for term, term_ids, term_tf in frequent_postings(reader, field, MIN_DOCS):
+                terms.append(term)
                 ids.append(term_ids)
                 tfs.append(term_tf)
             starts = np.zeros(len(terms) + 1, np.int64)

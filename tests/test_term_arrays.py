@@ -159,3 +159,33 @@ def test_a_damaged_file_is_read_from_whooshs_postings_instead(tmp_path, damage, 
             expected = {d.id for d in docs if word in (d.title + " " + d.body).split()}
             assert {h.id for h in fresh.search(word, limit=200).hits} == expected
     assert ("body", b"cocoa") in calls  # the damaged segment's, from Whoosh's postings
+
+
+def test_an_older_segment_gets_its_file_at_the_next_commit_deletions_left_out(tmp_path):
+    docs = make_documents(130)
+    with Index(tmp_path / "ix") as index:
+        index.add(docs[:100])
+        gone = {d.id for d in docs[:100:3]}
+        index.delete(gone)
+        _, folder = whoosh_segments(tmp_path / "ix")
+        for path in Path(folder).glob("*" + TERM_ARRAYS_EXTENSION):
+            path.unlink()  # as an index written before the files existed
+        index.add(docs[100:])
+        ix, folder = whoosh_segments(tmp_path / "ix")
+        with ix.reader() as top:
+            (older, _), (newer, _) = top.leaf_readers()
+            assert older.has_deletions()
+            for reader in (older, newer):
+                name = reader.segment().segment_id() + TERM_ARRAYS_EXTENSION
+                assert TermArrays.open(str(Path(folder) / name), reader.doc_count_all())
+            name = older.segment().segment_id() + TERM_ARRAYS_EXTENSION
+            arrays = TermArrays.open(str(Path(folder) / name), older.doc_count_all())
+            found = arrays.postings("body", b"cocoa")
+            assert found is not None
+            live = stepped(older, "body", b"cocoa")[0]  # the matcher leaves deletions out
+            assert found[0].tolist() == live
+        for word in COMMON:
+            expected = {
+                d.id for d in docs if d.id not in gone and word in (d.title + " " + d.body).split()
+            }
+            assert {h.id for h in index.search(word, limit=200).hits} == expected

@@ -15,6 +15,7 @@ import pickle
 import re
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,12 +150,16 @@ def _read_in_one_piece(m) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
     """Every block of a term's postings from one read of its bytes (Whoosh reads each block's
     length, header and data with a dozen small reads: most of the time for a common word),
     or None when anything is laid out otherwise (then the caller steps block by block)."""
-    start, length = getattr(m, "_startoffset", None), getattr(m, "_length", None)
+    return _read_extent(m._postfile, getattr(m, "_startoffset", None), getattr(m, "_length", None))
+
+
+def _read_extent(postfile, start, length) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+    """`_read_in_one_piece` of the postings at (start, length) of the postings file."""
     if isinstance(length, tuple) and len(length) == 1:
         length = length[0]  # W3TermInfo.from_bytes keeps it as a 1-tuple (SCALE.md §3)
     if not isinstance(start, int) or not isinstance(length, int) or length <= 4:
         return None
-    raw = bytes(m._postfile.get(start, length))
+    raw = bytes(postfile.get(start, length))
     if raw[:4] != _POSTINGS_MAGIC:
         return None
     stream = io.BytesIO(raw)
@@ -224,6 +229,29 @@ def _decode_block(raw, n: int, compression) -> tuple[np.ndarray, np.ndarray] | N
 
 
 _LENGTH_TABLE = np.array(_LENGTH_OF_BYTE, float)
+
+
+def frequent_postings(
+    reader, fieldname: str, min_docs: int
+) -> Iterator[tuple[bytes, np.ndarray, np.ndarray]]:
+    """(term, ids, weights) of every term of a field that at least `min_docs` documents of
+    the segment hold, in term order: `posting_arrays` of each, read straight from the term
+    table's entries (no lookup and no matcher per term: writing a segment's term arrays
+    spent half its time making them)."""
+    terms = getattr(reader, "_terms", None)
+    postfile = getattr(terms, "_postfile", None)
+    for term, info in reader.iter_field(fieldname):
+        if info.doc_frequency() < min_docs:
+            continue
+        whole = None
+        if postfile is not None and not reader.has_deletions():
+            whole = _read_extent(
+                postfile, getattr(info, "_offset", None), getattr(info, "_length", None)
+            )
+        if whole is None:
+            yield (term, *posting_arrays(reader, fieldname, term))
+        else:
+            yield term, np.concatenate(whole[0]), np.concatenate(whole[1])
 
 
 def field_lengths(reader, fieldname: str) -> np.ndarray:
