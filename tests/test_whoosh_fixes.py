@@ -13,6 +13,7 @@ import io
 import json
 import pickle
 import re
+import struct
 import tracemalloc
 from array import array
 from collections import Counter
@@ -26,6 +27,7 @@ from hypothesis import strategies as st
 from whoosh.analysis import StemmingAnalyzer
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
+from whoosh.filedb import filetables
 from whoosh.filedb.compound import CompoundStorage
 from whoosh.filedb.structfile import BufferFile, StructFile
 from whoosh.qparser import QueryParser
@@ -34,6 +36,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from searchkit import Document, Index
 from searchkit._whoosh import fixes as whoosh_fixes
 from searchkit._whoosh.fixes import INLINE_LIMIT, _ViewFile
+from searchkit.store import IndexDirectory
 
 #: Three commits of four documents. `markets`, `bank` and `rates` occur in many documents of
 #: every segment; `zanzibar`, `quokka`, `marmalade`, `tugboat` in one document only; `spice`
@@ -537,3 +540,38 @@ def test_struct_file_helpers_read_what_was_written_through_a_view(tmp_path):
     assert part.read_long() == values["long"]
     assert part.get_array(at["array"] - at["pickle"], "i", 3) == values["array"]
     f.close()
+
+
+def test_a_term_tables_directory_read_at_once_is_read_entry_by_entry_alike(tmp_path):
+    # fixes._hash_reader_init reads the 256-entry directory of hash tables in one read;
+    # Whoosh read it entry by entry just before the extras. Both, on a real term table.
+    with Index(tmp_path / "ix") as index:
+        index.add(
+            [
+                Document(id=f"d{i}", title=f"title {i}", body=f"body word{i % 7} x{i}")
+                for i in range(40)
+            ]
+        )
+        index.add([Document(id="last", title="one more", body="text")])
+    _, ix = IndexDirectory(tmp_path / "ix").open_current()
+    with ix.reader() as top:
+        leaves = top.leaf_readers()
+        assert len(leaves) == 2
+        for reader, _ in leaves:
+            table = reader._terms._tindex
+            dbfile = table.dbfile
+            dbfile.seek(0, 2)
+            length = dbfile.tell() - table.startoffset
+            exptr = table.startoffset + length - 4
+            expos = exptr - struct.unpack("!i", bytes(dbfile.get(exptr, 4)))[0]
+            first = expos - filetables._directory_size
+            one_by_one = [
+                struct.unpack("!qi", bytes(dbfile.get(first + 12 * k, 12))) for k in range(256)
+            ]
+            assert table.tables == one_by_one
+            assert table.endofdata == one_by_one[0][0]
+        # Lookups go through the tables: a word's document frequency, counted in Python.
+        first_segment = leaves[0][0]
+        assert first_segment.doc_frequency("body", b"word3") == sum(
+            1 for i in range(40) if i % 7 == 3
+        )
