@@ -2,7 +2,8 @@
 
     PYTHONPATH=$PWD .venv/bin/python bench/scale_bench.py [--sizes 100000,500000] [--workdir DIR]
         [--layouts folder,file] [--queries 200] [--cli-runs 20] [--repeat 1] [--seed 1]
-        [--skip-build-peers] [--skip-kill] [--max-size SIZE] [--out bench/results/scale.json]
+        [--skip-build-peers] [--skip-builds] [--skip-kill] [--max-size SIZE]
+        [--out bench/results/scale.json]
     .venv/bin/python bench/scale_bench.py --report bench/results/scale.json
 
 For each size, `../shared/tools/scale_corpus.py N` writes a news-like corpus, laid out two ways
@@ -495,10 +496,12 @@ class Bench:
         """Median build over --repeat fresh builds (max of the peaks); None if skipped."""
         index = self.index_path(size, layout, engine)
         saved = Path(f"{index}.build.json")
-        if engine != "searchkit" and self.args.skip_build_peers:
+        if self.args.skip_builds or (engine != "searchkit" and self.args.skip_build_peers):
+            # The index and the figures of the last build in the workdir: for measuring
+            # query-side changes without building again (the build figures are that run's).
             if saved.exists():
                 return json.loads(saved.read_text())
-            print(f"  {engine}: skipped (--skip-build-peers, no earlier build in the workdir)")
+            print(f"  {engine}: skipped (no earlier build in the workdir)")
             return None
         runs = []
         for attempt in range(self.args.repeat):
@@ -989,6 +992,11 @@ def main() -> None:
     ap.add_argument("--cli-runs", type=int, default=20, help="`searchkit search` runs per size")
     ap.add_argument("--repeat", type=int, default=1, help="builds and query passes per figure")
     ap.add_argument("--skip-build-peers", action="store_true", help="reuse tantivy/FTS5 indexes")
+    ap.add_argument(
+        "--skip-builds",
+        action="store_true",
+        help="reuse every index of the workdir with its saved build figures (queries only)",
+    )
     ap.add_argument("--skip-kill", action="store_true", help="no kill-and-resume run")
     ap.add_argument("--max-size", help="passed to `searchkit index --max-size` (e.g. 2G)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)

@@ -253,21 +253,22 @@ class DocumentValues:
         return self.arrays[key]
 
     def count(
-        self, name: str, matched: np.ndarray, limit: int | None
+        self, name: str, matched: np.ndarray, ids: np.ndarray, limit: int | None
     ) -> tuple[tuple[str, int], ...]:
         """(value, number of matched documents with it) of one facet field; `matched`
-        flags the matched documents.
+        flags the matched documents, `ids` are their numbers (read instead of the flags:
+        the work follows the matches, not the size of the index).
 
         A date facet is a histogram: every value, in time order. Others: the most frequent
         first (ties by value), at most `limit` of them (None or 0: all), each value shown as
         a document wrote it (the index holds it case- and accent-folded).
         """
-        if not matched.any():
+        if not ids.size:
             return ()
         column = self.column(name)
         if not column.names:
             return ()
-        vids = column.first[matched]
+        vids = column.first[ids]
         counts = np.bincount(vids[vids >= 0], minlength=len(column.names))
         if column.more_vids.size:
             taken = matched[column.more_docs][column.more_owner]

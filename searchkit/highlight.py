@@ -183,8 +183,17 @@ def _word_start(text: str, pos: int, first_match: int) -> int:
 
 
 def _cut_end(text: str, start: int, last_match_end: int, limit: int) -> int:
-    """The end of a window: at `limit` or the text's end, moved back to a space."""
+    """The end of a window: at `limit` or the text's end, moved back to the start of the last
+    run of spaces between the last match and `limit` (no further back than the match)."""
     if limit >= len(text):
         return len(text)
-    cut = max((m.start() for m in _SPACES.finditer(text, last_match_end, limit)), default=None)
-    return cut if cut is not None else max(last_match_end, limit)
+    # Scanned back from the limit (a space is usually a few characters away): running a
+    # regex over the whole window for each candidate was a fifth of a snippet's time.
+    k = limit - 1
+    while k >= last_match_end and not text[k].isspace():
+        k -= 1
+    if k < last_match_end:
+        return max(last_match_end, limit)
+    while k > last_match_end and text[k - 1].isspace():
+        k -= 1
+    return k

@@ -52,7 +52,7 @@ PARALLEL_WRITE_THRESHOLD = 50
 #: Memory for Whoosh's posting pool per writer; large enough that a 20k-article build never
 #: spills to temporary runs (measured: spilling costs more than it saves on these corpora).
 WRITER_LIMIT_MB = 128
-#: Let a commit merge small segments (Whoosh's MERGE_SMALL); tests turn it off to get many.
+#: Let a commit merge tiny segments (`_whoosh.writing.merge_tiny`); tests turn it off to get many.
 MERGE_SEGMENTS = True
 
 

@@ -464,7 +464,8 @@ class Searcher:
                 every_word = matched.hit
                 if not exact:
                     notes.append("no document holds every word; documents with some of them")
-        ranked = _rank(self._values.dates, every_word, counted, sort, wanted)
+        matches = counted.ids()
+        ranked = _rank(self._values.dates, every_word, counted, matches, sort, wanted)
         terms = highlighter.query_terms(q, self._whoosh.reader())
         body_terms = terms.get("body", frozenset())
         finder = highlighter.finder(body_terms)
@@ -478,7 +479,8 @@ class Searcher:
             hits.append(_hit(first + i + 1, score, stored, Snippet(text, highlights), parts))
         facet_counts = {
             name: tuple(
-                FacetCount(v, n) for v, n in self._values.count(name, counted.hit, facet_limit)
+                FacetCount(v, n)
+                for v, n in self._values.count(name, counted.hit, matches, facet_limit)
             )
             for name in facets
         }
@@ -494,7 +496,7 @@ class Searcher:
             suggestion = speller.suggestion(parsed, exact, count)
         return Results(
             hits=tuple(hits),
-            total=counted.count(),
+            total=int(matches.size),
             facets=MappingProxyType(facet_counts),
             suggestion=suggestion,
             query=label or str(parsed),
@@ -509,15 +511,15 @@ class Searcher:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _rank(dates, every_word, counted, sort, wanted) -> list[tuple[float, int]]:
-    """The first `wanted` (score, global docnum) of the matches (`counted`), in order.
+def _rank(dates, every_word, counted, doc, sort, wanted) -> list[tuple[float, int]]:
+    """The first `wanted` (score, global docnum) of the matches (`counted`, whose document
+    numbers are `doc`), in order.
 
     Relevance: the documents that hold every word (`every_word`: flags, None when that does
     not apply) first, then higher score first, then lower docnum (Whoosh's order). Date:
     older or newer first over all matches, undated last; one date's documents by the
     relevance order. `dates()` gives (date numbers, has a date) per document.
     """
-    doc = counted.ids()
     if not doc.size:
         return []
     score = counted.score[doc]

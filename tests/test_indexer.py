@@ -378,3 +378,30 @@ def test_stats_as_dict_reports_what_the_documents_hold(tmp_path):
     assert [f.as_dict() for f in stats.fields] == [
         {"name": name, "distinct": len(keys[name])} for name in sorted(keys)
     ]
+
+
+def test_commits_merge_tiny_segments_and_never_rewrite_larger_ones(tmp_path, monkeypatch):
+    # Whoosh's MERGE_SMALL merged every segment once there were enough of them (at 500k
+    # articles: ~110,000 documents re-added in one commit). Scaled down: "tiny" is < 5.
+    from searchkit._whoosh import writing
+
+    monkeypatch.setattr(writing, "TINY_SEGMENT", 5)
+    path = tmp_path / "index"
+
+    def batch(name: str, size: int) -> list[Document]:
+        return [Document(id=f"{name}-{i}", title=f"{name} {i}", body="words") for i in range(size)]
+
+    with Index(path) as index:
+        for k in range(8):
+            index.add(batch(f"big{k}", 6))
+        assert segment_count(path) == 8  # none is tiny: none merged
+        for k in range(writing.MERGE_TINY_AT):
+            index.add(batch(f"tiny{k}", 2))
+            assert segment_count(path) == 9 + k
+        index.add(batch("last", 2))  # MERGE_TINY_AT tiny ones: merged, with this commit's
+        assert segment_count(path) == 9
+        everything = {h.id for h in index.search("*", limit=1000).hits}
+    expected = {d.id for k in range(8) for d in batch(f"big{k}", 6)}
+    expected |= {d.id for k in range(writing.MERGE_TINY_AT) for d in batch(f"tiny{k}", 2)}
+    expected |= {d.id for d in batch("last", 2)}
+    assert everything == expected

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -890,3 +891,20 @@ def test_reuters_filtered_facets_equal_counts_from_the_jsonl(reuters):
     assert dict(tuple(c) for c in results.facets["topics"]) == _reuters_counts(chosen, "topics")
     days = Counter(r["date"][:10] for r in chosen)
     assert [tuple(c) for c in results.facets["day"]] == sorted(days.items())
+
+
+@given(
+    text=st.text(alphabet=" \t\nab.\u00a0\u2003", max_size=120),
+    data=st.data(),
+)
+def test_a_snippet_window_ends_at_the_last_run_of_spaces_before_its_limit(text, data):
+    from searchkit.highlight import _cut_end
+
+    last = data.draw(st.integers(0, len(text)))
+    limit = data.draw(st.integers(last, len(text) + 3))
+    if limit >= len(text):
+        expected = len(text)
+    else:
+        runs = [last + m.start() for m in re.finditer(r"\s+", text[last:limit])]
+        expected = runs[-1] if runs else max(last, limit)
+    assert _cut_end(text, 0, last, limit) == expected

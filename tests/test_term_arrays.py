@@ -148,10 +148,10 @@ def test_a_damaged_file_is_read_from_whooshs_postings_instead(tmp_path, damage, 
     else:
         small.write_bytes(large.read_bytes())
     calls = []
-    real = searchkit.scoring.posting_arrays
+    real = searchkit.scoring.term_postings
     monkeypatch.setattr(
         searchkit.scoring,
-        "posting_arrays",
+        "term_postings",
         lambda *a: calls.append(a[1:]) or real(*a),
     )
     with Index(tmp_path / "ix") as fresh:

@@ -134,6 +134,12 @@ def test_posting_arrays_equal_stepping_whooshs_matcher(build_index, deleting):
                     expected = stepped(sub.postings(field, term))
                     got = as_lists(reading.posting_arrays(sub, field, term))
                     assert got == expected, (field, term)
+                    # One lookup of the term's entry, inlined postings included.
+                    got = as_lists(reading.term_postings(sub, field, term))
+                    assert got == expected, (field, term)
+            # A term or a field the segment does not have: nothing, without an error.
+            for field, term in (("body", b"zzznotaword"), ("nosuchfield", b"common")):
+                assert as_lists(reading.term_postings(sub, field, term)) == ([], [])
 
 
 def test_posting_blocks_are_decoded_as_arrays_not_through_whoosh(build_index, monkeypatch):

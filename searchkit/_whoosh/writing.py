@@ -31,6 +31,15 @@ REPORT_EVERY = 100
 #: before any table of contents names it (`open_reader()` gives a Whoosh reader of it, to
 #: close after use). It must do nothing for a segment it already finished.
 SegmentFinisher = Callable[[str, str, Callable[[], Any]], None]
+#: A commit merges the segments of fewer documents than this into its own, once there are
+#: `MERGE_TINY_AT` of them (incremental updates leave many tiny segments; merging them keeps
+#: searches from opening hundreds, and waiting for a few spreads the cost over commits), and
+#: never touches larger ones. Whoosh's MERGE_SMALL merged *every*
+#: segment once there were about 22 (its Fibonacci rule): a checkpointed build of 500k
+#: articles (a segment of 2,500-5,000 articles per writer and round) stopped after 110,000
+#: to re-add all their postings in one process, minutes per commit and growing.
+TINY_SEGMENT = 1_000
+MERGE_TINY_AT = 4
 
 
 def segment_writer(ix, **kwargs) -> SegmentWriter:
@@ -54,7 +63,9 @@ def commit(
     the table of contents it commits; `merge` lets it merge small segments as Whoosh does,
     `optimize` merges them all into one. `finish` runs for every segment of the new table
     of contents before it is written (segments a merge made need it too)."""
-    segments = writer._merge_segments(None, optimize, merge)
+    segments = writer._merge_segments(
+        merge_tiny if merge and not optimize else None, optimize, merge
+    )
     if writer._added:
         segments.append(writer._finalize_segment())
     else:
@@ -65,6 +76,22 @@ def commit(
             finish_segment(finish, writer.storage, writer.schema, segment)
     writer._commit_toc(segments)
     writer._finish()
+
+
+def merge_tiny(writer: SegmentWriter, segments: Sequence) -> list:
+    """A Whoosh merge policy: add the segments of fewer than `TINY_SEGMENT` documents (and
+    any whose documents are all deleted) to the writer's new segment once there are
+    `MERGE_TINY_AT` of them; return the segments left as they are."""
+    tiny = [s for s in segments if s.doc_count_all() < TINY_SEGMENT or not s.doc_count()]
+    if len(tiny) < MERGE_TINY_AT:
+        return list(segments)
+    for segment in tiny:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        try:
+            writer.add_reader(reader)
+        finally:
+            reader.close()
+    return [s for s in segments if not any(s is t for t in tiny)]
 
 
 def finish_segment(finish: SegmentFinisher, storage, schema, segment) -> None:
