@@ -32,18 +32,21 @@ _MARK = WORD_MARK.encode("utf-8")
 #: clean-up deletes it with the segment's own files once no table of contents names it.
 ORDINALS_EXTENSION = ".facets"
 #: First bytes of an ordinals file (the version is in it: another one is not read).
-_ORDINALS_MAGIC = b"SKFACET1"
+_ORDINALS_MAGIC = b"SKFACET2"
 _ORDINAL = np.dtype("<i4")
 _PARTS = ("first", "more_docs", "more_vids", "more_owner")
+_NO_KEYS = np.zeros(0, "S1")
 
 
 @dataclass
 class FacetColumn:
-    """One facet field of one segment: value names, each document's first value id (-1:
-    none), and the further value ids of the documents that have several (most have one
-    value, or none): `more_vids[i]` belongs to document `more_docs[more_owner[i]]`."""
+    """One facet field of one segment (or of the whole index): value names, each document's
+    first value id (-1: none), and the further value ids of the documents that have several
+    (most have one value, or none): `more_vids[i]` belongs to document
+    `more_docs[more_owner[i]]`. The names are UTF-8 bytes in one fixed-width array (mapped
+    from the ordinals file, merged across segments without a Python step per value)."""
 
-    names: list[str]
+    keys: np.ndarray  # bytes (numpy "S"), one per value id
     first: np.ndarray  # int32 per document
     more_docs: np.ndarray  # int32, ascending
     more_vids: np.ndarray  # int32
@@ -73,13 +76,13 @@ def build_column(reader, name: str) -> FacetColumn:
     doccount = reader.doc_count_all()
     first = np.full(doccount, -1, _ORDINAL)
     more: dict[int, list[int]] = {}
-    names: list[str] = []
+    names: list[bytes] = []
     if name in reader.schema:
         for term in reader.lexicon(name):
             if term.startswith(_MARK):
                 continue
             i = len(names)
-            names.append(term.decode("utf-8"))
+            names.append(term)
             ids = posting_arrays(reader, name, term)[0]
             taken = first[ids] >= 0
             first[ids[~taken]] = i
@@ -87,7 +90,7 @@ def build_column(reader, name: str) -> FacetColumn:
                 more.setdefault(d, []).append(i)
     docs = sorted(more)
     return FacetColumn(
-        names,
+        np.array(names, bytes) if names else _NO_KEYS,
         first,
         np.array(docs, _ORDINAL),
         np.array([v for d in docs for v in more[d]], _ORDINAL),
@@ -98,7 +101,7 @@ def build_column(reader, name: str) -> FacetColumn:
 def _no_values(doccount: int) -> FacetColumn:
     """The column of a field a segment has no values of."""
     none = np.zeros(0, _ORDINAL)
-    return FacetColumn([], np.full(doccount, -1, _ORDINAL), none, none, none)
+    return FacetColumn(_NO_KEYS, np.full(doccount, -1, _ORDINAL), none, none, none)
 
 
 def write_ordinals(folder: str, segment_id: str, open_reader: Callable[[], Any]) -> None:
@@ -118,7 +121,11 @@ def write_ordinals(folder: str, segment_id: str, open_reader: Callable[[], Any])
         for name, column in columns.items()
         for part in _PARTS
     }
-    header = {"documents": doccount, "names": {n: c.names for n, c in columns.items()}}
+    for name, column in columns.items():
+        if any(key.endswith(b"\0") for key in column.keys.tolist()):
+            return  # a fixed-width array would lose it: this segment is read from postings
+        arrays[f"{name}/keys"] = column.keys
+    header = {"documents": doccount, "fields": sorted(columns)}
     write_array_file(path, _ORDINALS_MAGIC, header, arrays)
 
 
@@ -133,11 +140,11 @@ def read_ordinals(path: str, doccount: int) -> dict[str, FacetColumn] | None:
         if header["documents"] != doccount:
             return None
         columns = {}
-        for name, names in header["names"].items():
+        for name in header["fields"]:
             parts = {part: arrays[f"{name}/{part}"] for part in _PARTS}
             if parts["first"].size != doccount or parts["first"].dtype != _ORDINAL:
                 return None
-            columns[name] = FacetColumn(list(names), **parts)
+            columns[name] = FacetColumn(arrays[f"{name}/keys"], **parts)
         return columns
     except (KeyError, TypeError, AttributeError):
         return None  # not the layout this version writes: made from the postings instead
@@ -204,12 +211,18 @@ class DocumentValues:
         across segments)."""
         column = self._whole.get(name)
         if column is None:
-            names: dict[str, int] = {}
+            parts = [self._segment_column(segment, name) for segment in self.segments]
+            keyed = [p.keys for p in parts if p.keys.size]
+            keys, inverse = (
+                np.unique(np.concatenate(keyed), return_inverse=True)
+                if keyed
+                else (_NO_KEYS, np.zeros(0, np.int64))
+            )
             first, docs, vids, owners = [], [], [], []
-            owned = 0
-            for segment in self.segments:
-                part = self._segment_column(segment, name)
-                remap = np.array([names.setdefault(n, len(names)) for n in part.names], _ORDINAL)
+            owned = at = 0
+            for segment, part in zip(self.segments, parts, strict=True):
+                remap = inverse[at : at + part.keys.size].astype(_ORDINAL)
+                at += part.keys.size
                 if remap.size:
                     global_first = remap[np.maximum(part.first, 0)]
                     first.append(np.where(part.first >= 0, global_first, -1).astype(_ORDINAL))
@@ -221,7 +234,7 @@ class DocumentValues:
                     owners.append(part.more_owner.astype(np.int64) + owned)
                     owned += part.more_docs.size
             column = self._whole[name] = FacetColumn(
-                list(names),
+                keys,
                 np.concatenate(first) if first else np.zeros(0, _ORDINAL),
                 *(
                     np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
@@ -266,15 +279,15 @@ class DocumentValues:
         if not ids.size:
             return ()
         column = self.column(name)
-        if not column.names:
+        if not column.keys.size:
             return ()
         vids = column.first[ids]
-        counts = np.bincount(vids[vids >= 0], minlength=len(column.names))
+        counts = np.bincount(vids[vids >= 0], minlength=column.keys.size)
         if column.more_vids.size:
             taken = matched[column.more_docs][column.more_owner]
-            counts += np.bincount(column.more_vids[taken], minlength=len(column.names))
+            counts += np.bincount(column.more_vids[taken], minlength=column.keys.size)
         found = np.flatnonzero(counts).tolist()
-        totals = [(column.names[vid], int(counts[vid]), vid) for vid in found]
+        totals = [(column.keys[vid].decode("utf-8"), int(counts[vid]), vid) for vid in found]
         if name in DATE_FACETS:
             return tuple((value, n) for value, n, _ in sorted(totals))
         totals.sort(key=lambda vnv: (-vnv[1], vnv[0]))

@@ -51,6 +51,9 @@ QUERY_K3 = 8.0
 FIELD_WEIGHTS = {"title": TITLE_BOOST, "body": 1.0}
 
 _FILTER_CACHE_SIZE = 64
+#: A word's postings are added up field by field sparsely (sorted) below one per this many
+#: documents of the index, densely above.
+_SPARSE_BELOW = 64
 #: Postings kept between searches (about 16 bytes each).
 _CACHE_POSTINGS = 8_000_000
 
@@ -303,11 +306,19 @@ class Scorer:
             if len(parts) == 1:  # one field: already in order, nothing to add up
                 field, part = parts[0]
                 combined = _Field(part.ids, self._normalised(field, part))
-            elif parts:
+            elif parts and sum(p.ids.size for _, p in parts) * _SPARSE_BELOW < self._size:
                 ids = np.concatenate([part.ids for _, part in parts])
                 tf = np.concatenate([self._normalised(field, part) for field, part in parts])
                 ids, where = np.unique(ids, return_inverse=True)
                 combined = _Field(ids, np.bincount(where, tf, ids.size))
+            elif parts:
+                # Many postings: added up in a dense array (sorting them, as np.unique does,
+                # cost 40 ms for a common word of a 500k-document index; this ~2 ms).
+                dense = np.zeros(self._size)
+                for field, part in parts:
+                    dense[part.ids] += self._normalised(field, part)  # ids distinct per field
+                ids = np.flatnonzero(dense)
+                combined = _Field(ids, dense[ids])
             else:
                 combined = _Field(np.zeros(0, np.int64), np.zeros(0))
             combined = self._store(key, combined)

@@ -1,17 +1,18 @@
-"""The postings of each segment's frequent words as plain arrays, written once beside the segment.
+"""The postings of each segment's terms as plain arrays, written once beside the segment.
 
 Whoosh keeps a term's postings as zlib-compressed pickles of 128 postings with their positions,
 and finding a term costs a table lookup and a matcher per segment. Reading a common word of a
 100k-document index decoded thousands of blocks (most of a common-word query's time, growing
-with the archive), and a mid-frequency word paid the per-segment lookups twenty times over.
+with the archive), and a rare word paid the per-segment lookups once per segment (94 of them
+at 500k articles).
 
 When a segment is written (`write_term_arrays`, run by the writer before any table of contents
-names the segment), the document numbers and frequencies of every full-text term that at
-least `MIN_DOCS` of its documents hold (about 90% of its postings) are written beside it in
-the smallest integer types that fit, with the terms as one sorted array. A search maps the
-file and finds a term by binary search: no Python work per posting or per term of the file.
-Rarer terms, and segments without the file (an older searchkit's), are read from Whoosh's
-postings as before (`posting_arrays`); tests/test_term_arrays.py checks both give the same.
+names the segment), the document numbers and frequencies of its title and body terms (every
+one up to `TERM_WIDTH` bytes) are written beside it in the smallest integer types that fit,
+with the terms as one sorted array. A search maps the file and finds a term by binary search:
+no Python work per posting or per term of the file, and a term the file does not hold is not
+in the segment. Longer terms, and segments without the file (an older searchkit's), are read
+from Whoosh's postings (`term_postings`); tests/test_term_arrays.py checks both give the same.
 """
 
 from __future__ import annotations
@@ -26,14 +27,19 @@ from ._whoosh.reading import frequent_postings
 from .array_files import read_array_file, write_array_file
 from .schema import TEXT_FIELDS
 
-#: A term is written when at least this many documents of the segment hold it (measured on
-#: the 100k scale corpus: 16 keeps ~90% of the body's postings in ~12% of its terms, and
-#: writing them costs ~0.15 ms per document, spread over the writer processes).
-MIN_DOCS = 16
+#: A term is written when at least this many documents of the segment hold it. Every term
+#: (1): the term table is scanned whole anyway, so writing all of them costs what the ~12%
+#: held by 16 or more documents cost (0.5 s per 2,500 articles, measured), and a word the
+#: file does not hold is then known to be absent, without Whoosh's lookup (170 us per
+#: segment and field: a third of a title query's time at 500k articles, 94 segments).
+MIN_DOCS = 1
+#: Terms longer than this (in UTF-8 bytes) are left to Whoosh's term table: the terms are one
+#: array of fixed-width entries, as wide as the longest.
+TERM_WIDTH = 24
 #: The file of a segment is `<segment id><TERM_ARRAYS_EXTENSION>`: Whoosh's clean-up deletes
 #: it with the segment's own files.
 TERM_ARRAYS_EXTENSION = ".terms"
-_MAGIC = b"SKTERMS1"
+_MAGIC = b"SKTERMS2"
 
 
 def write_term_arrays(folder: str, segment_id: str, open_reader: Callable[[], Any]) -> None:
@@ -48,23 +54,27 @@ def write_term_arrays(folder: str, segment_id: str, open_reader: Callable[[], An
         id_type = np.dtype("<u2") if doccount <= 1 << 16 else np.dtype("<u4")
         arrays: dict[str, np.ndarray] = {}
         for field in TEXT_FIELDS:
-            if field not in reader.indexed_field_names():
-                continue
             terms, ids, tfs = [], [], []
-            for term, term_ids, term_tf in frequent_postings(reader, field, MIN_DOCS):
+            indexed = field in reader.indexed_field_names()
+            for term, term_ids, term_tf in (
+                frequent_postings(reader, field, MIN_DOCS) if indexed else ()
+            ):
+                if len(term) > TERM_WIDTH or term.endswith(b"\0"):
+                    continue  # found in Whoosh's table (a NUL at the end would not survive)
                 terms.append(term)
                 ids.append(term_ids)
                 tfs.append(term_tf)
             starts = np.zeros(len(terms) + 1, np.int64)
             np.cumsum([a.size for a in ids], out=starts[1:])
             tf = np.concatenate(tfs) if tfs else np.zeros(0)
-            arrays[f"{field}/terms"] = np.array(terms, bytes)
+            arrays[f"{field}/terms"] = np.array(terms, f"S{TERM_WIDTH}" if not terms else bytes)
             arrays[f"{field}/starts"] = starts
             arrays[f"{field}/ids"] = (np.concatenate(ids) if ids else np.zeros(0)).astype(id_type)
             arrays[f"{field}/tf"] = tf.astype(_frequency_type(tf))
     finally:
         reader.close()
-    write_array_file(path, _MAGIC, {"documents": doccount}, arrays)
+    header = {"documents": doccount, "min_docs": MIN_DOCS, "width": TERM_WIDTH}
+    write_array_file(path, _MAGIC, header, arrays)
 
 
 def _frequency_type(tf: np.ndarray) -> np.dtype:
@@ -78,30 +88,38 @@ def _frequency_type(tf: np.ndarray) -> np.dtype:
 
 
 class TermArrays:
-    """The mapped file of one segment's frequent terms."""
+    """The mapped file of one segment's terms and their postings."""
 
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+    def __init__(self, arrays: dict[str, np.ndarray], min_docs: int, width: int) -> None:
         self._arrays = arrays
+        self._min_docs = min_docs
+        self._width = width
 
     @classmethod
     def open(cls, path: str | None, doccount: int) -> TermArrays | None:
         """The file at `path` if it is whole and made for a segment of `doccount`
         documents, else None."""
         found = read_array_file(path, _MAGIC) if path else None
-        if found is None or found[0].get("documents") != doccount:
+        if found is None:
             return None
-        return cls(found[1])
+        header, arrays = found
+        min_docs, width = header.get("min_docs"), header.get("width")
+        if header.get("documents") != doccount or not isinstance(min_docs, int):
+            return None
+        return cls(arrays, min_docs, width if isinstance(width, int) else 0)
 
     def postings(self, field: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
-        """(document numbers, frequencies) of a frequent term; None for a term the file
-        does not hold (a rarer one, or one the segment does not have)."""
+        """(document numbers, frequencies) of a term; empty when the segment does not have
+        it; None when the file cannot tell (a term rarer, or longer, than it holds)."""
         terms = self._arrays.get(f"{field}/terms")
-        if terms is None or not terms.size or len(term) > terms.dtype.itemsize:
+        if terms is None or len(term) > self._width or term.endswith(b"\0"):
             return None
-        at = int(np.searchsorted(terms, term))
+        at = int(np.searchsorted(terms, term)) if terms.size else 0
         # A stored term is padded with NUL bytes: equal only if the term is the same.
         if at >= terms.size or terms[at] != term:
-            return None
+            if self._min_docs > 1:
+                return None
+            return self._arrays[f"{field}/ids"][:0], self._arrays[f"{field}/tf"][:0]
         starts = self._arrays[f"{field}/starts"]
         start, end = int(starts[at]), int(starts[at + 1])
         return self._arrays[f"{field}/ids"][start:end], self._arrays[f"{field}/tf"][start:end]

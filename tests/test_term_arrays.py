@@ -16,12 +16,13 @@ import pytest
 import searchkit.scoring
 from searchkit import Document, Index
 from searchkit.store import IndexDirectory
-from searchkit.term_arrays import MIN_DOCS, TERM_ARRAYS_EXTENSION, TermArrays
+from searchkit.term_arrays import MIN_DOCS, TERM_ARRAYS_EXTENSION, TERM_WIDTH, TermArrays
 
 pytestmark = pytest.mark.timeout(120)
 
 COMMON = ["cocoa", "grain", "harbour", "strike", "storm", "rates"]
-RARE = [f"word{i}" for i in range(40)]
+# The last is longer than the term arrays hold: it is read from Whoosh's term table.
+RARE = [f"word{i}" for i in range(40)] + ["counterrevolutionarinessesque"]
 
 
 def make_documents(count: int, seed: int = 11) -> list[Document]:
@@ -70,7 +71,7 @@ def test_the_files_hold_every_frequent_term_as_whoosh_reads_it(tmp_path):
                 for term in list(reader.lexicon(field)):
                     frequency = reader.doc_frequency(field, term)
                     found = arrays.postings(field, term)
-                    if frequency < MIN_DOCS:
+                    if frequency < MIN_DOCS or len(term) > TERM_WIDTH:
                         assert found is None, (field, term)
                         continue
                     assert found is not None, (field, term)
@@ -78,6 +79,11 @@ def test_the_files_hold_every_frequent_term_as_whoosh_reads_it(tmp_path):
                     assert found[0].tolist() == ids
                     assert found[1].astype(float).tolist() == weights
                     checked += 1
+            # A term the segment does not have: known to be absent, without Whoosh.
+            absent = arrays.postings("body", b"notaword")
+            assert absent is not None and absent[0].size == 0
+            # One longer than the file holds: the file cannot tell.
+            assert arrays.postings("body", b"x" * (TERM_WIDTH + 1)) is None
         assert checked >= 12  # the common words, in both fields of both segments
 
 
@@ -87,6 +93,7 @@ def test_searches_read_the_files_and_answer_as_without_them(tmp_path, monkeypatc
         index.add(docs[:80])
         index.add(docs[80:])
         queries = ["cocoa", "storm rates", '"grain harbour"', "strike -cocoa", "word3 cocoa"]
+        queries += ["counterrevolutionarinessesque", "word3 counterrevolutionarinessesque"]
         with_files = [index.search(q, limit=200) for q in queries]
     used = []
     real = TermArrays.postings
@@ -112,8 +119,10 @@ def test_searches_read_the_files_and_answer_as_without_them(tmp_path, monkeypatc
                 (h.id, round(h.score, 9)) for h in b.hits
             ], q
         # And what they match is what plain Python says.
-        expected = {d.id for d in docs if "cocoa" in (d.title + " " + d.body).split()}
-        assert {h.id for h in without.search("cocoa", limit=200).hits} == expected
+        for word in ("cocoa", "counterrevolutionarinessesque"):
+            expected = {d.id for d in docs if word in (d.title + " " + d.body).split()}
+            assert expected
+            assert {h.id for h in without.search(word, limit=200).hits} == expected
 
 
 def test_documents_deleted_after_the_files_were_written_never_match(tmp_path):

@@ -125,19 +125,32 @@ def term_postings(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.
         info = W3TermInfo.from_bytes(index[terms._keycoder(fieldname, btext)])
     except KeyError:
         return np.zeros(0, np.int64), np.zeros(0)
-    inlined = getattr(info, "_inlined", None)
-    whole = None
-    if inlined is not None:
-        ids, weights = np.array(inlined[0], np.int64), np.array(inlined[1], float)
-    else:
-        whole = _read_extent(terms._postfile, info._offset, info._length)
-        if whole is None:  # a layout not handled here: Whoosh's own reading
-            return posting_arrays(reader, fieldname, btext)
-        ids, weights = np.concatenate(whole[0]), np.concatenate(whole[1])
+    found = _postings_of_entry(terms, info)
+    if found is None:  # a layout not handled here: Whoosh's own reading
+        return posting_arrays(reader, fieldname, btext)
+    ids, weights = found
     if reader.has_deletions():
         keep = ~np.isin(ids, np.fromiter(reader.deleted_docs_set, np.int64))
         ids, weights = ids[keep], weights[keep]
     return ids, weights
+
+
+def _postings_of_entry(terms, info) -> tuple[np.ndarray, np.ndarray] | None:
+    """(ids, weights) of a term from its term-table entry: inlined in it, or one read of its
+    extent of the postings file; None for a layout not handled here. Deletions are not
+    applied."""
+    inlined = getattr(info, "_inlined", None)
+    if inlined is not None:
+        if not isinstance(inlined, tuple) or len(inlined) < 2:
+            return None
+        return np.array(inlined[0], np.int64), np.array(inlined[1], float)
+    postfile = getattr(terms, "_postfile", None)
+    if postfile is None:
+        return None
+    whole = _read_extent(postfile, getattr(info, "_offset", None), getattr(info, "_length", None))
+    if whole is None:
+        return None
+    return np.concatenate(whole[0]), np.concatenate(whole[1])
 
 
 def posting_arrays(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -229,9 +242,11 @@ def _read_extent(postfile, start, length) -> tuple[list[np.ndarray], list[np.nda
 
 def _decode_block(raw, n: int, compression) -> tuple[np.ndarray, np.ndarray] | None:
     """(ids, weights) of one block of `n` postings, or None for a layout not handled."""
+    if n < 4:  # tuples of up to three are pickled without a MARK: the whole block, as is
+        return _decode_small_block(raw, n, compression)
     data = zlib.decompressobj().decompress(raw, 14 * n + 32) if compression else bytes(raw)
-    if n < 4 or len(data) < 4 or data[2] != _MARK:
-        return None  # tuples of up to three are pickled without a MARK
+    if len(data) < 4 or data[2] != _MARK:
+        return None
     found = _ID_OPCODES.match(data, 3)
     end = found.end() if found else 3
     if end >= len(data) or data[end] != _TUPLE:
@@ -265,6 +280,24 @@ def _decode_block(raw, n: int, compression) -> tuple[np.ndarray, np.ndarray] | N
     return np.cumsum(deltas), weights
 
 
+def _decode_small_block(raw, n: int, compression) -> tuple[np.ndarray, np.ndarray] | None:
+    """(ids, weights) of a block of up to three postings, unpickled whole (small: the
+    positions cost nothing here)."""
+    try:
+        block = pickle.loads(zlib.decompress(raw) if compression else bytes(raw))
+    except Exception:  # noqa: BLE001  # not the layout this reads: Whoosh's own way
+        return None
+    if not isinstance(block, tuple) or len(block) != 3 or len(block[0]) != n:
+        return None
+    deltas, weights, _ = block
+    ids = np.cumsum(np.array(deltas, np.int64))
+    if weights is None:
+        return ids, np.ones(n)
+    if isinstance(weights, float | int):
+        return ids, np.full(n, float(weights))
+    return (ids, np.array(weights, float)) if len(weights) == n else None
+
+
 _LENGTH_TABLE = np.array(_LENGTH_OF_BYTE, float)
 
 
@@ -276,19 +309,14 @@ def frequent_postings(
     table's entries (no lookup and no matcher per term: writing a segment's term arrays
     spent half its time making them)."""
     terms = getattr(reader, "_terms", None)
-    postfile = getattr(terms, "_postfile", None)
     for term, info in reader.iter_field(fieldname):
         if info.doc_frequency() < min_docs:
             continue
-        whole = None
-        if postfile is not None and not reader.has_deletions():
-            whole = _read_extent(
-                postfile, getattr(info, "_offset", None), getattr(info, "_length", None)
-            )
-        if whole is None:
+        found = None if reader.has_deletions() else _postings_of_entry(terms, info)
+        if found is None:
             yield (term, *posting_arrays(reader, fieldname, term))
         else:
-            yield term, np.concatenate(whole[0]), np.concatenate(whole[1])
+            yield (term, *found)
 
 
 def field_lengths(reader, fieldname: str) -> np.ndarray:
