@@ -281,8 +281,8 @@ class DocumentValues:
         column = self.column(name)
         if not column.keys.size:
             return ()
-        vids = column.first[ids]
-        counts = np.bincount(vids[vids >= 0], minlength=column.keys.size)
+        # Value id + 1, so that "no value" (-1) is bin 0: one pass, no mask.
+        counts = np.bincount(column.first[ids] + 1, minlength=column.keys.size + 1)[1:]
         if column.more_vids.size:
             taken = matched[column.more_docs][column.more_owner]
             counts += np.bincount(column.more_vids[taken], minlength=column.keys.size)

@@ -109,6 +109,7 @@ class Scorer:
         self._per_segment: dict[tuple, Any] = {}
         self._lengths: dict[str, np.ndarray] = {}
         self._live: np.ndarray | None = None
+        self._readers: list | None = None
         self._average: dict[str, float] = {}
         self._doc_count = 0
 
@@ -122,6 +123,8 @@ class Scorer:
         self._postings_size = 0
         self._lengths.clear()
         self._live = None
+        self._readers = None
+        self._readers = None
         self._average = {f: whoosh_searcher.avg_field_length(f) or 1.0 for f in TEXT_FIELDS}
         self._doc_count = whoosh_searcher.doc_count()
         live = {s.key for s in segments}
@@ -144,6 +147,7 @@ class Scorer:
         self._per_segment.clear()
         self._lengths.clear()
         self._live = None
+        self._readers = None
 
     # -- matching --------------------------------------------------------------------------
 
@@ -315,9 +319,11 @@ class Scorer:
                 # Many postings: added up in a dense array (sorting them, as np.unique does,
                 # cost 40 ms for a common word of a 500k-document index; this ~2 ms).
                 dense = np.zeros(self._size)
+                held = np.zeros(self._size, bool)  # nonzero() reads a bool array 3x faster
                 for field, part in parts:
                     dense[part.ids] += self._normalised(field, part)  # ids distinct per field
-                ids = np.flatnonzero(dense)
+                    held[part.ids] = True
+                ids = np.flatnonzero(held)
                 combined = _Field(ids, dense[ids])
             else:
                 combined = _Field(np.zeros(0, np.int64), np.zeros(0))
@@ -359,29 +365,43 @@ class Scorer:
         key = (fieldname, text)
         part = self._cached(key)
         if part is None:
-
-            def postings(segment: Segment) -> tuple[Any, Any]:
-                reader = segment.searcher.reader()
-                if fieldname in reader.schema:
-                    try:
-                        btext = reader.schema[fieldname].to_bytes(text)
-                    except ValueError:
-                        btext = None
-                    if btext is None:
-                        return (), ()
-                    mapped = self._term_arrays(segment)
-                    found = mapped.postings(fieldname, btext) if mapped else None
-                    if found is not None:
-                        ids, tf = found
-                        if reader.has_deletions():
-                            keep = self._segment_live(segment)[ids]
-                            ids, tf = ids[keep], tf[keep]
-                        return ids, tf
-                    return term_postings(reader, fieldname, btext)
-                return (), ()
-
-            part = self._store(key, self._gather(postings))
+            part = self._store(key, self._read_term(fieldname, text))
         return part
+
+    def _read_term(self, fieldname: str, text) -> _Field:
+        """A term's postings over the whole index: from each segment's term arrays, else
+        its Whoosh postings. The loop over segments is the one per-segment step of a query
+        (94 segments at 500k articles): what does not depend on the segment is done once."""
+        schema = self._whoosh.schema
+        try:
+            btext = schema[fieldname].to_bytes(text) if fieldname in schema else None
+        except ValueError:
+            btext = None
+        if btext is None:
+            return _Field(np.zeros(0, np.int64), np.zeros(0))
+        ids, tf = [], []
+        for segment, mapped, deletions in self._segment_readers():
+            found = mapped.postings(fieldname, btext) if mapped is not None else None
+            if found is None:
+                found = term_postings(segment.searcher.reader(), fieldname, btext)
+            elif deletions:
+                keep = self._segment_live(segment)[found[0]]
+                found = found[0][keep], found[1][keep]
+            if found[0].size:
+                ids.append(found[0].astype(np.int64) + segment.offset)
+                tf.append(found[1])
+        if not ids:
+            return _Field(np.zeros(0, np.int64), np.zeros(0))
+        return _Field(np.concatenate(ids), np.concatenate(tf).astype(float))
+
+    def _segment_readers(self) -> list[tuple[Segment, TermArrays | None, bool]]:
+        """(segment, its mapped term arrays, whether it has deletions), per live segment."""
+        if self._readers is None:
+            self._readers = [
+                (s, self._term_arrays(s), s.searcher.reader().has_deletions())
+                for s in self.segments
+            ]
+        return self._readers
 
     def _gather(self, read: Callable[[Segment], tuple[Any, Any]]) -> _Field:
         """(ids, frequencies) read segment by segment, laid end to end as global numbers."""

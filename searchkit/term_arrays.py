@@ -91,7 +91,12 @@ class TermArrays:
     """The mapped file of one segment's terms and their postings."""
 
     def __init__(self, arrays: dict[str, np.ndarray], min_docs: int, width: int) -> None:
-        self._arrays = arrays
+        # Per field: (terms, starts, ids, frequencies), looked up once here, not per search.
+        self._fields = {
+            field: tuple(arrays[f"{field}/{part}"] for part in ("terms", "starts", "ids", "tf"))
+            for field in TEXT_FIELDS
+            if f"{field}/terms" in arrays
+        }
         self._min_docs = min_docs
         self._width = width
 
@@ -111,15 +116,13 @@ class TermArrays:
     def postings(self, field: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         """(document numbers, frequencies) of a term; empty when the segment does not have
         it; None when the file cannot tell (a term rarer, or longer, than it holds)."""
-        terms = self._arrays.get(f"{field}/terms")
-        if terms is None or len(term) > self._width or term.endswith(b"\0"):
+        arrays = self._fields.get(field)
+        if arrays is None or len(term) > self._width or term.endswith(b"\0"):
             return None
-        at = int(np.searchsorted(terms, term)) if terms.size else 0
+        terms, starts, ids, tf = arrays
+        at = int(terms.searchsorted(term))
         # A stored term is padded with NUL bytes: equal only if the term is the same.
         if at >= terms.size or terms[at] != term:
-            if self._min_docs > 1:
-                return None
-            return self._arrays[f"{field}/ids"][:0], self._arrays[f"{field}/tf"][:0]
-        starts = self._arrays[f"{field}/starts"]
+            return None if self._min_docs > 1 else (ids[:0], tf[:0])
         start, end = int(starts[at]), int(starts[at + 1])
-        return self._arrays[f"{field}/ids"][start:end], self._arrays[f"{field}/tf"][start:end]
+        return ids[start:end], tf[start:end]

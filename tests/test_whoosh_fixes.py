@@ -25,7 +25,7 @@ import whoosh.index
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from whoosh.analysis import StemmingAnalyzer
-from whoosh.codec.whoosh3 import W3Codec
+from whoosh.codec.whoosh3 import STORED_COLUMN, W3Codec
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.filedb import filetables
 from whoosh.filedb.compound import CompoundStorage
@@ -575,3 +575,27 @@ def test_a_term_tables_directory_read_at_once_is_read_entry_by_entry_alike(tmp_p
         assert first_segment.doc_frequency("body", b"word3") == sum(
             1 for i in range(40) if i % 7 == 3
         )
+
+
+def test_variable_length_column_offsets_are_the_running_sum_of_lengths(tmp_path):
+    # fixes._varbytes_offsets_and_lengths sums the lengths with numpy where Whoosh looped;
+    # the offsets must be the running sum (computed here in Python) and every stored
+    # document must read back as added.
+    docs = [Document(id=f"d{i}", title=f"t{i}", body="x" * (i * 37 % 101)) for i in range(60)]
+    with Index(tmp_path / "ix") as index:
+        index.add(docs)
+    _, ix = IndexDirectory(tmp_path / "ix").open_current()
+    with ix.reader() as top:
+        (reader, _), *_ = top.leaf_readers()
+        column = reader._perdoc.column_reader("_stored", STORED_COLUMN)
+        while not hasattr(column, "_lengths"):  # Pickle and CompressedBytes wrap VarBytes
+            column = column._child
+        lengths = list(column._lengths)
+        running, offsets = 0, []
+        for n in lengths:
+            offsets.append(running)
+            running += n
+        assert list(column._offsets) == offsets
+        assert all(type(o) is int for o in column._offsets)
+    with ix.searcher() as s:
+        assert {d["id"]: d["body"] for d in s.all_stored_fields()} == {d.id: d.body for d in docs}
