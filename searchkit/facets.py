@@ -15,7 +15,6 @@ incremental commit writes the arrays of its new segments only.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -104,18 +103,11 @@ def _no_values(doccount: int) -> FacetColumn:
     return FacetColumn(_NO_KEYS, np.full(doccount, -1, _ORDINAL), none, none, none)
 
 
-def write_ordinals(folder: str, segment_id: str, open_reader: Callable[[], Any]) -> None:
-    """Write the ordinals file of a segment (every facet field's arrays) unless it exists;
-    run by the writer (a `SegmentFinisher`) before the segment is committed."""
-    path = os.path.join(folder, segment_id + ORDINALS_EXTENSION)
-    if os.path.exists(path):
-        return
-    reader = open_reader()
-    try:
-        doccount = reader.doc_count_all()
-        columns = {name: build_column(reader, name) for name in facet_fields(reader)}
-    finally:
-        reader.close()
+def write_ordinals(path: str, reader) -> None:
+    """Write the ordinals file of a segment (every facet field's arrays) at `path`, from a
+    Whoosh reader of the segment; the writer does it before the segment is committed."""
+    doccount = reader.doc_count_all()
+    columns = {name: build_column(reader, name) for name in facet_fields(reader)}
     arrays = {
         f"{name}/{part}": np.asarray(getattr(column, part), _ORDINAL)
         for name, column in columns.items()

@@ -23,7 +23,7 @@ from .corpus import (
 )
 from .documents import Document, Problem, limit_index_fields, max_index_fields
 from .errors import IndexCorrupt, IndexWriteError, InvalidValue, UsageError
-from .facets import write_ordinals
+from .facets import ORDINALS_EXTENSION, write_ordinals
 from .journal import Journal
 from .manifest import API_SOURCE, FileEntry, Manifest, document_hash, load_live_manifest
 from .planning import (
@@ -44,7 +44,7 @@ from .reading import (
 )
 from .schema import is_metadata_field, start_spelling_segment, whoosh_fields
 from .store import IndexDirectory, IndexMeta
-from .term_arrays import write_term_arrays
+from .term_arrays import TERM_ARRAYS_EXTENSION, write_term_arrays
 
 #: Below this many documents to write, one writer beats starting worker processes (measured
 #: on 20news posts: 20 docs 0.52 s alone vs 0.55 s in two; 100 docs 0.80 s vs 0.70 s).
@@ -559,9 +559,24 @@ def _commit(
 
 def _finish_segment(folder: str, segment_id: str, open_reader) -> None:
     """What searchkit writes beside each segment before it is committed: its facet ordinals
-    and its frequent terms' postings, as arrays a new searcher maps (issue 10)."""
-    write_ordinals(folder, segment_id, open_reader)
-    write_term_arrays(folder, segment_id, open_reader)
+    and its terms' postings, as arrays a new searcher maps (issue 10). A `SegmentFinisher`:
+    files that exist are left as they are; the segment is read once for the others."""
+    missing = [
+        (write, path)
+        for write, extension in (
+            (write_ordinals, ORDINALS_EXTENSION),
+            (write_term_arrays, TERM_ARRAYS_EXTENSION),
+        )
+        if not os.path.exists(path := os.path.join(folder, segment_id + extension))
+    ]
+    if not missing:
+        return
+    reader = open_reader()
+    try:
+        for write, path in missing:
+            write(path, reader)
+    finally:
+        reader.close()
 
 
 def _save_manifest(index_path: str, manifest: Manifest, folder: str, generation: int) -> None:

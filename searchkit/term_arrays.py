@@ -17,10 +17,6 @@ from Whoosh's postings (`term_postings`); tests/test_term_arrays.py checks both 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 
 from ._whoosh.reading import frequent_postings
@@ -42,37 +38,30 @@ TERM_ARRAYS_EXTENSION = ".terms"
 _MAGIC = b"SKTERMS2"
 
 
-def write_term_arrays(folder: str, segment_id: str, open_reader: Callable[[], Any]) -> None:
-    """Write the frequent terms' postings of a segment unless its file exists (a
-    `SegmentFinisher`)."""
-    path = os.path.join(folder, segment_id + TERM_ARRAYS_EXTENSION)
-    if os.path.exists(path):
-        return
-    reader = open_reader()
-    try:
-        doccount = reader.doc_count_all()
-        id_type = np.dtype("<u2") if doccount <= 1 << 16 else np.dtype("<u4")
-        arrays: dict[str, np.ndarray] = {}
-        for field in TEXT_FIELDS:
-            terms, ids, tfs = [], [], []
-            indexed = field in reader.indexed_field_names()
-            for term, term_ids, term_tf in (
-                frequent_postings(reader, field, MIN_DOCS) if indexed else ()
-            ):
-                if len(term) > TERM_WIDTH or term.endswith(b"\0"):
-                    continue  # found in Whoosh's table (a NUL at the end would not survive)
-                terms.append(term)
-                ids.append(term_ids)
-                tfs.append(term_tf)
-            starts = np.zeros(len(terms) + 1, np.int64)
-            np.cumsum([a.size for a in ids], out=starts[1:])
-            tf = np.concatenate(tfs) if tfs else np.zeros(0)
-            arrays[f"{field}/terms"] = np.array(terms, f"S{TERM_WIDTH}" if not terms else bytes)
-            arrays[f"{field}/starts"] = starts
-            arrays[f"{field}/ids"] = (np.concatenate(ids) if ids else np.zeros(0)).astype(id_type)
-            arrays[f"{field}/tf"] = tf.astype(_frequency_type(tf))
-    finally:
-        reader.close()
+def write_term_arrays(path: str, reader) -> None:
+    """Write the term arrays of a segment at `path`, from a Whoosh reader of the segment;
+    the writer does it before the segment is committed."""
+    doccount = reader.doc_count_all()
+    id_type = np.dtype("<u2") if doccount <= 1 << 16 else np.dtype("<u4")
+    arrays: dict[str, np.ndarray] = {}
+    for field in TEXT_FIELDS:
+        terms, ids, tfs = [], [], []
+        indexed = field in reader.indexed_field_names()
+        for term, term_ids, term_tf in (
+            frequent_postings(reader, field, MIN_DOCS) if indexed else ()
+        ):
+            if len(term) > TERM_WIDTH or term.endswith(b"\0"):
+                continue  # found in Whoosh's table (a NUL at the end would not survive)
+            terms.append(term)
+            ids.append(term_ids)
+            tfs.append(term_tf)
+        starts = np.zeros(len(terms) + 1, np.int64)
+        np.cumsum([a.size for a in ids], out=starts[1:])
+        tf = np.concatenate(tfs) if tfs else np.zeros(0)
+        arrays[f"{field}/terms"] = np.array(terms, f"S{TERM_WIDTH}" if not terms else bytes)
+        arrays[f"{field}/starts"] = starts
+        arrays[f"{field}/ids"] = (np.concatenate(ids) if ids else np.zeros(0)).astype(id_type)
+        arrays[f"{field}/tf"] = tf.astype(_frequency_type(tf))
     header = {"documents": doccount, "min_docs": MIN_DOCS, "width": TERM_WIDTH}
     write_array_file(path, _MAGIC, header, arrays)
 
