@@ -100,6 +100,14 @@ def shorten(text: str, limit: int = TITLE_LIMIT) -> str:
 
 # -- Markdown as the text a reader sees ----------------------------------------------------
 
+
+def _is_table_delimiter(line: str) -> bool:
+    """A table's delimiter row (`| --- | :-: |`), checked in time linear in the line."""
+    if "-" not in line or "|" not in line or not _TABLE_DELIMITER_CHARACTERS.issuperset(line):
+        return False
+    return _TABLE_DELIMITER.match(_BLANKS.sub(" ", line)) is not None
+
+
 _FENCE = re.compile(r"^[ ]{0,3}(`{3,}|~{3,})")
 _ATX_HEADING = re.compile(r"^[ ]{0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 # A line of `===` or `---` under a paragraph (a setext heading), or a thematic break.
@@ -108,18 +116,31 @@ _RULE = re.compile(r"^[ ]{0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,
 _QUOTE_MARKS = re.compile(r"^[ ]{0,3}(?:>[ ]?)+")
 _BULLET = re.compile(r"^([ \t]*)[*+-][ \t]+(?:\[[ xX]\][ \t]+)?")
 _LINK_DEFINITION = re.compile(r"^[ ]{0,3}\[[^\]]+\]:[ \t]*\S+[^\n]*$")
+# Matched on the line with each run of blanks made one space (`_is_table_delimiter`): on a
+# long run of tabs its adjacent `[ \t]*` split the run every way (cubic: a hostile file's one
+# 400,000-tab line hung the indexer).
 _TABLE_DELIMITER = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)+\|?[ \t]*$")
+_BLANKS = re.compile(r"[ \t]+")
+_TABLE_DELIMITER_CHARACTERS = frozenset("|:- \t")
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:[ \t]+\"[^\"]*\")?\)")
-_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()\s]|\([^()]*\))*(?:[ \t]+\"[^\"]*\")?\)")
-_REFERENCE_LINK = re.compile(r"!?\[([^\]]+)\]\[[^\]]*\]")
+# Link and image text holds no bracket: with `[^\]]` every `[` of a line of 50,000 of them
+# scanned the rest of the line (quadratic, minutes); nested brackets in link text are rare.
+_IMAGE = re.compile(r"!\[([^\[\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:[ \t]+\"[^\"]*\")?\)")
+_LINK = re.compile(r"\[([^\[\]]+)\]\((?:[^()\s]|\([^()]*\))*(?:[ \t]+\"[^\"]*\")?\)")
+_REFERENCE_LINK = re.compile(r"!?\[([^\[\]]+)\]\[[^\[\]]*\]")
 _AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^<>\s]+)>")
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_EMPHASIS_STAR = re.compile(r"(?<!\*)\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?!\*)")
+# A code span opens and closes with backtick runs of the same length, each a whole run (as
+# CommonMark says), around text without backticks: `(`+)(.+?)\1` tried every part of every
+# run against every later one, and took five minutes over a line of 20,000 backticks.
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)([^`]+)(?<!`)\1(?!`)")
+# Emphasis holds no delimiter of its own kind, so that each opener scans only up to the next
+# one: with `.+?` each of a line's openers scanned to its end when none closed (`*a *a *a`
+# and the like: quadratic, minutes for a 30,000-character line). Inner emphasis goes first.
+_STRONG = re.compile(r"(\*\*|__)(?=\S)((?:(?!\1).)+?)(?<=\S)\1")
+_EMPHASIS_STAR = re.compile(r"(?<!\*)\*(?=[^\s*])([^*]+?)(?<=[^\s*])\*(?!\*)")
 # `_` emphasis only between non-word characters: snake_case names stay as they are.
-_EMPHASIS_UNDERSCORE = re.compile(r"(?<!\w)_(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)")
-_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+_EMPHASIS_UNDERSCORE = re.compile(r"(?<!\w)_(?=[^\s_])([^_]+?)(?<=[^\s_])_(?!\w)")
+_STRIKE = re.compile(r"~~(?=\S)((?:(?!~~).)+?)(?<=\S)~~")
 _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 # Escaped punctuation is parked on private-use characters while the inline rules run.
@@ -148,7 +169,7 @@ def markdown_text(text: str) -> str:
         if m:
             fence = m[1][0] * len(m[1])
             continue
-        if _LINK_DEFINITION.match(line) or _TABLE_DELIMITER.match(line):
+        if _LINK_DEFINITION.match(line) or _is_table_delimiter(line):
             continue
         if _RULE.match(line) or (_UNDERLINE.match(line) and previous.strip()):
             previous = ""

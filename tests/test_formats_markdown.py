@@ -85,3 +85,18 @@ def test_every_occurrence_in_markdown_is_highlighted(tmp_path: Path):
     assert len(highlighted) == snippet.text.lower().count("uffizi") >= 2
     assert all(word.lower() == "uffizi" for word in highlighted)
     assert "**" not in snippet.text.replace("\\*", "") and "](" not in snippet.text
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "piece", ["\t", "|-\t", "`", "``x", "[", "[a", "![", " *a", "*a ", "_a ", " ~~a", "**a "]
+)
+def test_a_long_hostile_line_is_read_whole_without_hanging(piece):
+    # Lines like these once took minutes or hours: regular expressions whose openers each
+    # scanned the rest of the line (or split a run of tabs every way). Now each is read
+    # like any line, its letters all kept; a return of the old patterns hangs until the
+    # timeout instead of passing.
+    line = piece * (200_000 // len(piece))
+    text = markdown_text(f"Title\n\n{line}\n\nafter")
+    assert text.count("a") == line.count("a") + 1  # "after"
+    assert text.endswith("after")
