@@ -523,19 +523,17 @@ def _rank(dates, every_word, counted, doc, sort, wanted) -> list[tuple[float, in
     if not doc.size:
         return []
     score = counted.score[doc]
-    tier = every_word[doc] if every_word is not None else np.ones(doc.size, bool)
-    if sort == "relevance" and every_word is None:
-        keys = [doc, -score]  # one tier: the score alone (half the work over 500k matches)
-        primary = keys[1]
-    elif sort == "relevance":
-        keys = [doc, -score, ~tier]
-        # One number that orders as (tier, -score) does, to cut the candidates with.
-        primary = -score + ~tier * (score.max() - score.min() + 1)
+    keys = [doc, -score]
+    if every_word is not None:
+        keys.append(~every_word[doc])  # the documents holding every word first
+    if sort == "relevance":
+        # One number that orders as the keys do (ties aside), to cut the candidates with.
+        primary = keys[1] if every_word is None else keys[1] + keys[2] * (np.ptp(score) + 1)
     else:
         numbers, has_date = dates()
         sign = -1 if sort == "-date" else 1
         dates_of, dated = sign * numbers[doc], has_date[doc]
-        keys = [doc, -score, ~tier, dates_of, ~dated]
+        keys += [dates_of, ~dated]
         primary = np.where(dated, dates_of, np.iinfo(np.int64).max)
     order = _first(keys, primary, wanted)
     return list(zip(score[order].tolist(), doc[order].tolist(), strict=True))

@@ -217,19 +217,11 @@ filetables.HashReader.__init__ = _hash_reader_init
 
 
 def _varbytes_offsets_and_lengths(self):
-    # A variable-length column (stored fields, sortable ids) without stored offsets derives
-    # them from the lengths in a Python loop over every document of the segment, when the
-    # column is first read: 1.7 ms per 5,000-document segment, so ~17 ms for a page of hits
-    # spread over ten segments of a 500k-article index. Whoosh's own reading, then the
-    # offsets as one cumulative sum (same values, in a numpy array).
-    _stock_varbytes_offsets_without_loop(self)
-    if self._offsets is None:
-        lengths = np.asarray(self._lengths, np.int64)
-        self._offsets = (np.cumsum(lengths) - lengths).tolist()  # Python ints, as Whoosh's
-
-
-def _stock_varbytes_offsets_without_loop(self):
-    """Whoosh's `_read_offsets_and_lengths` with its offsets loop left to the caller."""
+    # Whoosh's `_read_offsets_and_lengths`, except that a variable-length column (stored
+    # fields, sortable ids) without stored offsets derived them from the lengths in a Python
+    # loop over every document of the segment when first read: 1.7 ms per 5,000-document
+    # segment, ~17 ms for a page of hits spread over ten segments of a 500k-article index.
+    # Here one cumulative sum (the same values, as Python ints).
     dbfile, basepos, length, doccount = self._dbfile, self._basepos, self._length, self._doccount
     lastbyte = basepos + length - 1
     lens_code = chr(dbfile.get_byte(lastbyte))
@@ -245,6 +237,9 @@ def _stock_varbytes_offsets_without_loop(self):
     itemsize = struct.calcsize(lens_code)
     lenstart = lastbyte - (itemsize * doccount)
     self._lengths = dbfile.get_array(lenstart, lens_code, doccount)
+    if offsets is None:
+        lengths = np.asarray(self._lengths, np.int64)
+        offsets = (np.cumsum(lengths) - lengths).tolist()
     self._offsets = offsets
 
 
