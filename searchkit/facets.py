@@ -165,6 +165,12 @@ class DocumentValues:
         for key in [k for k in self.arrays if k[:2] not in live]:
             del self.arrays[key]
 
+    def adopt(self, dates: tuple[np.ndarray, np.ndarray], columns: dict[str, FacetColumn]) -> None:
+        """Take the dates and facet columns of the whole index as the writer laid them end
+        to end for the segments followed now (`document_arrays`), instead of assembling them."""
+        self._whole["#date"] = dates
+        self._whole.update(columns)
+
     def clear(self) -> None:
         """Drop every array."""
         self.arrays.clear()

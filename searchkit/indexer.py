@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+from . import document_arrays
 from ._whoosh.writing import WriterFailed, abandon, commit, write_segments_in_parallel
 from .corpus import (
     DEFAULT_MAX_FILE_SIZE,
@@ -206,6 +207,7 @@ class Indexer:
             # and the next sync reads it again, never documents of a root nobody syncs.
             _commit(ix, plan, index_path=self.directory.path, workers=1, progress=None)
             self.directory.write_meta(IndexMeta(current=meta.current, roots=remaining))
+            _lay_out_documents(ix)
             return plan.report([], started=started, dry_run=False, rebuilt=False)
 
     def optimize(self) -> None:
@@ -226,6 +228,7 @@ class Indexer:
             except OSError as exc:
                 raise IndexWriteError(self.directory.path, exc.strerror or str(exc)) from None
             Manifest.remove_others(ix.storage.folder, ix.latest_generation())
+            _lay_out_documents(ix)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -402,6 +405,8 @@ class Indexer:
             manifest = load_live_manifest(ix, index_path=directory.path)
             known_fields = _metadata_fields(ix)
 
+        # Before a rebuild's swap: its searchers find the file from their first search on.
+        _lay_out_documents(ix)
         if fresh:
             directory.write_meta(IndexMeta(current=name, roots=tuple(roots)))
             if journal.exists() and not journal_problems:
@@ -577,6 +582,20 @@ def _finish_segment(folder: str, segment_id: str, open_reader) -> None:
             write(path, reader)
     finally:
         reader.close()
+
+
+def _lay_out_documents(ix) -> None:
+    """Write the file of every document's lengths, dates and facet values that searchers of
+    the index as committed map (`document_arrays`), at the end of a run (a sync, `forget`,
+    `optimize`; not after each checkpoint, nor after an API `add` or `delete`: their
+    searchers lay the arrays out themselves until the next run). Only for an index of many
+    segments, and only when it has none for its segments yet."""
+    folder = ix.storage.folder
+    names = ix.segment_names()
+    if len(names) < document_arrays.MIN_SEGMENTS:
+        document_arrays.remove_document_arrays(folder)
+    elif not os.path.exists(document_arrays.file_path(folder, names)):
+        document_arrays.write_apart(folder)
 
 
 def _save_manifest(index_path: str, manifest: Manifest, folder: str, generation: int) -> None:

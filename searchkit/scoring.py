@@ -124,7 +124,6 @@ class Scorer:
         self._lengths.clear()
         self._live = None
         self._readers = None
-        self._readers = None
         self._average = {f: whoosh_searcher.avg_field_length(f) or 1.0 for f in TEXT_FIELDS}
         self._doc_count = whoosh_searcher.doc_count()
         live = {s.key for s in segments}
@@ -134,6 +133,11 @@ class Scorer:
         self._per_segment = {k: v for k, v in self._per_segment.items() if k[1] == "#terms"}
         for key in [k for k in self._per_segment if k[0] not in live]:
             del self._per_segment[key]
+
+    def adopt_lengths(self, lengths: dict[str, np.ndarray]) -> None:
+        """Take each scored field's lengths over the whole index as the writer laid them
+        end to end for the segments followed now (`document_arrays`)."""
+        self._lengths.update(lengths)
 
     def clear(self) -> None:
         """Forget everything (the searcher was closed)."""

@@ -29,6 +29,7 @@ from whoosh import query as wq
 from ._whoosh.reading import segments
 from .date_query import span_query
 from .dates import DateLike, DateSpan, PartialDate, to_span, utc_now
+from .document_arrays import read_document_arrays
 from .documents import Document
 from .errors import DocumentNotFound, IndexCorrupt, InvalidValue, UsageError
 from .expansion import bound_parsed
@@ -318,6 +319,10 @@ class Searcher:
         self._scorer.follow(whoosh_searcher, live)
         self._values.follow(live, whoosh_searcher.stored_fields)
         reader = whoosh_searcher.reader()
+        laid_out = read_document_arrays(live, reader.doc_count_all())
+        if laid_out is not None:
+            self._scorer.adopt_lengths(laid_out.lengths)
+            self._values.adopt(laid_out.dates, laid_out.facets)
         metadata = {n for n in facet_fields(reader) if n not in DATE_FACETS}
         self._fields = frozenset(metadata | set(DATE_FACETS))
         self._parser = QueryParser(reader.schema, metadata)

@@ -10,7 +10,9 @@ Test modules import from here (`from helpers import ...`), never from each other
 from __future__ import annotations
 
 import json
+import random
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +22,7 @@ from urllib.parse import unquote, urljoin
 import pytest
 from click.testing import CliRunner, Result
 
-from searchkit import Document
+from searchkit import Document, PartialDate
 from searchkit.readers import parse_file
 from searchkit.store import IndexDirectory
 
@@ -413,3 +415,52 @@ def serving(server) -> Iterator:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+# Documents with facet values, and their facet counts computed in plain Python.
+
+WORDS = ["cocoa", "grain", "harbour", "strike", "storm", "rates", "bond", "crop", "ship"]
+TOPICS = ["cocoa", "grain", "shipping", "money-fx", "Crude Oil"]
+PLACES = ["Brazil", "Ghana", "USA", "Ivory Coast"]
+
+
+def make_documents(count: int, seed: int = 7) -> list[Document]:
+    """Documents of a few words, topics, places and dates (one in five undated), seeded."""
+    rng = random.Random(seed)
+    docs = []
+    for i in range(count):
+        fields = {"topics": tuple(rng.sample(TOPICS, rng.randint(0, 3)))}
+        places = tuple(rng.sample(PLACES, rng.randint(0, 2)))
+        if places:
+            fields["places"] = places
+        date = f"20{rng.randint(18, 21)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        docs.append(
+            Document(
+                id=f"doc-{i:03d}",
+                title=" ".join(rng.choice(WORDS) for _ in range(3)),
+                body=" ".join(rng.choice(WORDS) for _ in range(12)),
+                date=PartialDate.parse(date) if i % 5 else None,
+                fields={k: v for k, v in fields.items() if v},
+            )
+        )
+    return docs
+
+
+def expected_facets(docs: list[Document], word: str | None) -> dict[str, list[tuple[str, int]]]:
+    """Facet counts of the documents holding `word` (all with None), as searchkit orders
+    them: metadata by count then folded value, shown as written; dates in time order."""
+    chosen = [d for d in docs if word is None or word in (d.title + " " + d.body).lower().split()]
+    out = {}
+    for field in ("topics", "places"):
+        counts = Counter(v.lower() for d in chosen for v in d.fields.get(field, ()))
+        written = {v.lower(): v for d in chosen for v in d.fields.get(field, ())}
+        items = sorted(counts.items(), key=lambda vc: (-vc[1], vc[0]))
+        out[field] = [(written[v], c) for v, c in items]
+    for key in ("year", "month", "day"):
+        counts = Counter(getattr(d.date, f"{key}_key") for d in chosen if d.date)
+        out[key] = sorted(counts.items())
+    return out
+
+
+#: The facet fields of `make_documents`' documents.
+FACETS = ("topics", "places", "year", "month", "day")

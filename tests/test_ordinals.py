@@ -8,63 +8,18 @@ Expected counts are computed in plain Python over the documents the test wrote.
 from __future__ import annotations
 
 import json
-import random
-from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import FACETS, expected_facets, make_documents
 
 import searchkit.facets
 import searchkit.indexer
-from searchkit import Document, Index, PartialDate
+from searchkit import Index
 from searchkit.facets import ORDINALS_EXTENSION
 from searchkit.store import IndexDirectory
 
 pytestmark = pytest.mark.timeout(120)
-
-WORDS = ["cocoa", "grain", "harbour", "strike", "storm", "rates", "bond", "crop", "ship"]
-TOPICS = ["cocoa", "grain", "shipping", "money-fx", "Crude Oil"]
-PLACES = ["Brazil", "Ghana", "USA", "Ivory Coast"]
-
-
-def make_documents(count: int, seed: int = 7) -> list[Document]:
-    rng = random.Random(seed)
-    docs = []
-    for i in range(count):
-        fields = {"topics": tuple(rng.sample(TOPICS, rng.randint(0, 3)))}
-        places = tuple(rng.sample(PLACES, rng.randint(0, 2)))
-        if places:
-            fields["places"] = places
-        date = f"20{rng.randint(18, 21)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        docs.append(
-            Document(
-                id=f"doc-{i:03d}",
-                title=" ".join(rng.choice(WORDS) for _ in range(3)),
-                body=" ".join(rng.choice(WORDS) for _ in range(12)),
-                date=PartialDate.parse(date) if i % 5 else None,
-                fields={k: v for k, v in fields.items() if v},
-            )
-        )
-    return docs
-
-
-def expected_facets(docs: list[Document], word: str | None) -> dict[str, list[tuple[str, int]]]:
-    """Facet counts of the documents holding `word` (all with None), as searchkit orders
-    them: metadata by count then folded value, shown as written; dates in time order."""
-    chosen = [d for d in docs if word is None or word in (d.title + " " + d.body).lower().split()]
-    out = {}
-    for field in ("topics", "places"):
-        counts = Counter(v.lower() for d in chosen for v in d.fields.get(field, ()))
-        written = {v.lower(): v for d in chosen for v in d.fields.get(field, ())}
-        items = sorted(counts.items(), key=lambda vc: (-vc[1], vc[0]))
-        out[field] = [(written[v], c) for v, c in items]
-    for key in ("year", "month", "day"):
-        counts = Counter(getattr(d.date, f"{key}_key") for d in chosen if d.date)
-        out[key] = sorted(counts.items())
-    return out
-
-
-FACETS = ("topics", "places", "year", "month", "day")
 
 
 def counted(index: Index, query: str) -> dict[str, list[tuple[str, int]]]:

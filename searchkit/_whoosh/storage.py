@@ -58,6 +58,11 @@ class GenerationIndex(whoosh_index.FileIndex):
         self.reader().close()
         return segment_writer(self, **kwargs)
 
+    def segment_names(self) -> list[tuple[str, int]]:
+        """(segment id, documents) of each segment the latest table of contents names, in
+        document number order (no segment file is read)."""
+        return [(s.segment_id(), s.doc_count_all()) for s in self._segments()]
+
     def _corrupt(self, exc: Exception) -> IndexCorrupt:
         kind = type(exc).__name__
         if type(exc).__module__ != "builtins":
