@@ -4,6 +4,9 @@ Helper functions and constants live in `helpers`."""
 
 from __future__ import annotations
 
+import faulthandler
+import os
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -14,6 +17,32 @@ import pytest
 from helpers import REUTERS, SHARED, needs_shared, write_lock_held_elsewhere  # noqa: F401
 
 from searchkit import Document, Index
+
+#: How long past its own time limit a test may run before the whole run is ended.
+HARD_LIMIT_GRACE_SECONDS = 30.0
+_stderr_fd: int | None = None  # the run's real standard error, outside output capture
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the real standard error (capture is off while plugins are configured)."""
+    global _stderr_fd
+    _stderr_fd = os.dup(sys.stderr.fileno())
+
+
+@pytest.fixture(autouse=True)
+def hard_time_limit(request: pytest.FixtureRequest) -> Iterator[None]:
+    """End the whole run, every thread's stack printed, when a test outlives its time limit
+    by `HARD_LIMIT_GRACE_SECONDS`. pytest-timeout's limit cannot interrupt a test stuck in
+    one long C call that does not look for signals (a Markdown regex once ran for minutes
+    past it; its thread method needs the GIL that call holds); faulthandler's watchdog is a C
+    thread that needs no GIL, so a hang fails CI in minutes instead of eating its run."""
+    marker = request.node.get_closest_marker("timeout")
+    limit = marker.args[0] if marker and marker.args else request.config.getini("timeout")
+    faulthandler.dump_traceback_later(
+        float(limit) + HARD_LIMIT_GRACE_SECONDS, exit=True, file=_stderr_fd or sys.stderr
+    )
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(autouse=True)
