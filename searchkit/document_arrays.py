@@ -3,11 +3,12 @@
 A searcher needs some values of every document before it can answer: each scored field's
 length (BM25F), the date (date order) and the facet values (counts). Each segment holds its
 own (Whoosh's length columns, the ordinals file beside it); a new searcher lays them end to
-end, one segment at a time: ~60 ms of a fresh `searchkit search` at 500k articles (94
-segments), paid by every process. So at the end of an indexing run the writer lays them end
-to end once and writes the result in one file (`write_document_arrays`), named after the
-segments it was made from; a new searcher with the same segments maps it instead
-(`read_document_arrays`): one file opened, no step per segment.
+end, one segment at a time: ~50 ms of a fresh `searchkit search` at 500k articles (94
+segments; 664 -> 611 ms with the file), paid by every process. So at the end of an
+indexing run the writer lays them end to end once and writes the result in one file
+(`write_document_arrays`), named after the segments it was made from; a new searcher with
+the same segments maps it instead (`read_document_arrays`): one file opened, no step per
+segment.
 
 The file is an accelerator only: a searcher whose segments differ from the file's (a commit
 since, through the API), or that finds none or a damaged one, assembles the arrays itself
@@ -34,7 +35,7 @@ from .schema import TEXT_FIELDS
 #: An index of fewer segments is not worth the file: a searcher lays its arrays out in a few
 #: milliseconds (and a run then needs no process to write it).
 MIN_SEGMENTS = 8
-#: How long the process writing the file may take before it is stopped (~2 s at 500k).
+#: How long the process writing the file may take before it is stopped (3.2 s at 500k).
 WRITE_TIMEOUT_SECONDS = 600.0
 
 #: First bytes of a document arrays file (the version is in it: another one is not read).
@@ -117,9 +118,9 @@ def write_apart(folder: str) -> bool:
     if that process ended well. The indexer calls it at the end of a run, holding the write
     lock, when the index has `MIN_SEGMENTS` or more.
 
-    A fresh interpreter (`python -m searchkit.document_arrays FOLDER`) so that the ~90 MiB it
-    needs at 500k articles do not add to the indexer's own peak (438 MiB there, with its
-    manifest): not a fork, whose child counts the indexer's pages as its own, nor
+    A fresh interpreter (`python -m searchkit.document_arrays FOLDER`, 126 MiB at its peak
+    at 500k articles) so that what it needs does not add to the indexer's own peak (438 MiB
+    there, with its manifest): not a fork, whose child counts the indexer's pages as its own, nor
     multiprocessing's "spawn", which would run the main script of a program that embeds
     searchkit again. The file only speeds searchers up: a failure leaves them laying the
     arrays out themselves, so it is not an error of the run.
