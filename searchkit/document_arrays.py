@@ -67,22 +67,18 @@ def write_document_arrays(folder: str, whoosh_searcher, generation: str) -> None
     live = segments(whoosh_searcher, generation, folder)
     names = _segment_names(live)
     path = file_path(folder, names)
-    keep: str | None = path
     if not os.path.exists(path):
         arrays, fields = _laid_out(whoosh_searcher, live)
-        if arrays is None:
-            keep = None  # not writable as arrays: searchers assemble their own
-        else:
-            header = {
-                "segments": names,
-                "documents": whoosh_searcher.reader().doc_count_all(),
-                "facets": fields,
-            }
-            write_array_file(path, _MAGIC, header, arrays)
-    remove_document_arrays(folder, keep=keep)
+        header = {
+            "segments": names,
+            "documents": whoosh_searcher.reader().doc_count_all(),
+            "facets": fields,
+        }
+        write_array_file(path, _MAGIC, header, arrays)
+    remove_document_arrays(folder, keep=path)
 
 
-def _laid_out(whoosh_searcher, live: list[Segment]) -> tuple[dict | None, list[str]]:
+def _laid_out(whoosh_searcher, live: list[Segment]) -> tuple[dict[str, np.ndarray], list[str]]:
     """(the arrays of the file by name, the facet fields), as a searcher lays them out."""
     values = DocumentValues()
     values.follow(live, whoosh_searcher.stored_fields)
@@ -95,8 +91,6 @@ def _laid_out(whoosh_searcher, live: list[Segment]) -> tuple[dict | None, list[s
     fields = facet_fields(whoosh_searcher.reader())
     for name in fields:
         column = values.column(name)
-        if any(key.endswith(b"\0") for key in column.keys.tolist()):
-            return None, fields  # a fixed-width array would lose the trailing NUL
         for part in _FACET_PARTS:
             arrays[f"facet/{name}/{part}"] = getattr(column, part)
     return arrays, fields

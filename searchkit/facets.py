@@ -43,7 +43,9 @@ class FacetColumn:
     first value id (-1: none), and the further value ids of the documents that have several
     (most have one value, or none): `more_vids[i]` belongs to document
     `more_docs[more_owner[i]]`. The names are UTF-8 bytes in one fixed-width array (mapped
-    from the ordinals file, merged across segments without a Python step per value)."""
+    from the ordinals file, merged across segments without a Python step per value). Such
+    an array drops a value's trailing NUL bytes: the readers remove control characters from
+    every value they read; a value given through the API is not cleaned (`Document`)."""
 
     keys: np.ndarray  # bytes (numpy "S"), one per value id
     first: np.ndarray  # int32 per document
@@ -114,8 +116,6 @@ def write_ordinals(path: str, reader) -> None:
         for part in _PARTS
     }
     for name, column in columns.items():
-        if any(key.endswith(b"\0") for key in column.keys.tolist()):
-            return  # a fixed-width array would lose it: this segment is read from postings
         arrays[f"{name}/keys"] = column.keys
     header = {"documents": doccount, "fields": sorted(columns)}
     write_array_file(path, _ORDINALS_MAGIC, header, arrays)
